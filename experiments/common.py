@@ -1,0 +1,226 @@
+"""The experiment convention: ``python -m experiments.<name> --profile quick|paper ...``.
+
+Every module ``experiments/<name>.py`` that defines ``EXPERIMENT = Experiment(...)`` is an
+experiment: :func:`discover` finds it, ``python -m experiments.<name>`` runs it through
+:func:`main`, and ``python -m experiments.reproduce`` runs them all. An experiment's
+``run(args, ctx)`` does the work through ``ctx`` (resumable sweeps, figure paths, published
+targets) and returns the Markdown section that ``docs/reproduction.md`` shows for it: the
+paper's number beside ours.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import importlib
+import json
+import pkgutil
+import shlex
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+
+from jaxopt_lab.results import RunRecord, ensure_writable_dir
+from jaxopt_lab.sweep import sweep, validate_seeds
+
+__all__ = ["Experiment", "Context", "main", "discover", "markdown_table", "load_targets",
+           "build_parser", "PROFILES"]
+
+PROFILES = ("quick", "paper")
+REPO_ROOT = Path(__file__).resolve().parent.parent
+TARGETS_DIR = Path(__file__).resolve().parent / "targets"
+DEFAULT_RESULTS = Path("results")
+
+
+@dataclasses.dataclass(frozen=True)
+class Experiment:
+    """An experiment: metadata plus ``run(args, ctx) -> markdown``.
+
+    Attributes:
+      name: module name (``experiments/<name>.py``) and results sub-folder.
+      paper: which paper it reproduces: "DGS", "BH-S", "GradSearch", "MaxEnt" or "Foundation".
+      title: what it reproduces, e.g. "Table 1 and Figure 2: ...".
+      order: sort key of its section in docs/reproduction.md.
+      run: ``run(args, ctx) -> str``, the Markdown section (without the heading).
+      add_arguments: optional ``add_arguments(parser)`` for experiment-specific flags.
+      quick_seeds / paper_seeds: default number of seeds per profile.
+    """
+
+    name: str
+    paper: str
+    title: str
+    order: int
+    run: Callable[[argparse.Namespace, "Context"], str]
+    add_arguments: Callable[[argparse.ArgumentParser], None] | None = None
+    quick_seeds: int = 3
+    paper_seeds: int = 20
+
+
+@dataclasses.dataclass
+class Context:
+    """What an experiment's ``run`` gets besides its parsed arguments."""
+
+    experiment: Experiment
+    profile: str
+    seeds: list[int]
+    root_seed: int
+    chunk_size: int
+    out: Path
+    progress: bool
+    command: str
+
+    def sweep(self, run_fn, config: Mapping[str, Any], cell: str = "main", seeds=None,
+              desc: str | None = None) -> dict[str, np.ndarray]:
+        """Resumable sweep of ``run_fn(key) -> dict`` over the seeds, recorded in ``out/cell``."""
+        seeds = self.seeds if seeds is None else list(seeds)
+        config = {"experiment": self.experiment.name, "profile": self.profile, "cell": cell,
+                  "root_seed": self.root_seed, "chunk_size": self.chunk_size, **dict(config)}
+        record = RunRecord(self.out / cell, config,
+                           env_extra={"chunk_size_per_device": self.chunk_size})
+        return sweep(run_fn, seeds, root_seed=self.root_seed, chunk_size=self.chunk_size,
+                     record=record, progress=self.progress,
+                     desc=desc or f"{self.experiment.name}:{cell}")
+
+    def record(self, cell: str, config: Mapping[str, Any]) -> RunRecord:
+        """A run record in ``out/cell`` for results that are not produced by :meth:`sweep`."""
+        return RunRecord(self.out / cell, {"experiment": self.experiment.name,
+                                           "profile": self.profile, "cell": cell, **dict(config)})
+
+    def figure(self, name: str) -> Path:
+        """Where to save a figure (PNG); reproduce copies it to docs/figures/<experiment>/."""
+        folder = self.out / "figures"
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder / (name if name.endswith(".png") else name + ".png")
+
+    def figure_markdown(self, name: str, caption: str) -> str:
+        """Markdown that shows figure ``name`` from docs/reproduction.md."""
+        file = self.figure(name).name
+        return f"![{caption}](figures/{self.experiment.name}/{file})"
+
+    def targets(self, name: str) -> dict:
+        """The published numbers in ``experiments/targets/<name>.json``."""
+        return load_targets(name)
+
+
+def load_targets(name: str) -> dict:
+    path = TARGETS_DIR / f"{name}.json"
+    if not path.exists():
+        raise ValueError(f"targets: no file {path.name!r} in {TARGETS_DIR}")
+    return json.loads(path.read_text())
+
+
+def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """A GitHub Markdown table; floats are shown with 4 significant digits."""
+
+    def cell(v):
+        if isinstance(v, (float, np.floating)):
+            return "—" if np.isnan(v) else f"{v:.4g}"
+        return "—" if v is None else str(v)
+
+    lines = ["| " + " | ".join(map(str, headers)) + " |",
+             "|" + "|".join("---" for _ in headers) + "|"]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _non_negative_int(name):
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be an integer, got {text!r}")
+        if value < 0:
+            raise argparse.ArgumentTypeError(f"{name} must be >= 0, got {value}")
+        return value
+
+    return parse
+
+
+def _positive_int(name):
+    def parse(text):
+        value = _non_negative_int(name)(text)
+        if value < 1:
+            raise argparse.ArgumentTypeError(f"{name} must be >= 1, got {value}")
+        return value
+
+    return parse
+
+
+def build_parser(experiment: Experiment) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=f"python -m experiments.{experiment.name}",
+        description=f"{experiment.paper}: {experiment.title}",
+    )
+    parser.add_argument("--profile", choices=PROFILES, default="quick",
+                        help="quick: minutes on a 2-core CPU; paper: the paper's sizes (GPU)")
+    parser.add_argument("--seeds", type=_positive_int("--seeds"), default=None,
+                        help="number of seeds (trials); default depends on the profile")
+    parser.add_argument("--first-seed", type=_non_negative_int("--first-seed"), default=0,
+                        help="seeds are first_seed, ..., first_seed + seeds - 1")
+    parser.add_argument("--root-seed", type=_non_negative_int("--root-seed"), default=0)
+    parser.add_argument("--chunk-size", type=_positive_int("--chunk-size"), default=8,
+                        help="seeds per device per compiled call (fixes the numerics)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="output folder (default: results/<name>/<profile>)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    if experiment.add_arguments is not None:
+        experiment.add_arguments(parser)
+    return parser
+
+
+def main(experiment: Experiment, argv: Sequence[str] | None = None) -> str:
+    """Parses ``argv``, runs ``experiment`` and writes ``report.md``; returns the section."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser(experiment).parse_args(argv)
+    num_seeds = args.seeds or (experiment.quick_seeds if args.profile == "quick"
+                               else experiment.paper_seeds)
+    seeds = validate_seeds(range(args.first_seed, args.first_seed + num_seeds)).tolist()
+    out = args.out or DEFAULT_RESULTS / experiment.name / args.profile
+    out = ensure_writable_dir(out, argument="--out")
+    command = "python -m experiments." + experiment.name + (
+        " " + shlex.join(argv) if argv else "")
+    ctx = Context(experiment=experiment, profile=args.profile, seeds=seeds,
+                  root_seed=args.root_seed, chunk_size=args.chunk_size, out=out,
+                  progress=not args.no_progress, command=command)
+    start = time.perf_counter()
+    section = experiment.run(args, ctx)
+    elapsed = time.perf_counter() - start
+    section = section.rstrip() + (f"\n\n*Made by* `{command}` *in {elapsed:.0f} s.*\n")
+    (out / "report.md").write_text(f"## {experiment.paper}: {experiment.title}\n\n{section}")
+    print(f"{experiment.name}: wrote {out / 'report.md'} ({elapsed:.1f} s)", file=sys.stderr)
+    return section
+
+
+def discover() -> dict[str, Experiment]:
+    """All experiments in this package, by name, in report order."""
+    import experiments
+
+    found = {}
+    for info in pkgutil.iter_modules(experiments.__path__):
+        if info.name in ("common", "reproduce") or info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"experiments.{info.name}")
+        exp = getattr(module, "EXPERIMENT", None)
+        if isinstance(exp, Experiment):
+            if exp.name != info.name:
+                raise ValueError(f"experiments/{info.name}.py declares name {exp.name!r}")
+            found[exp.name] = exp
+    return dict(sorted(found.items(), key=lambda kv: (kv[1].order, kv[0])))
+
+
+def copy_figures(out: Path, name: str, docs_dir: Path) -> list[Path]:
+    """Copies ``out/figures/*.png`` to ``docs_dir/figures/<name>/``; returns the new paths."""
+    src = out / "figures"
+    if not src.exists():
+        return []
+    dst = docs_dir / "figures" / name
+    dst.mkdir(parents=True, exist_ok=True)
+    copied = []
+    for f in sorted(src.glob("*.png")):
+        shutil.copy2(f, dst / f.name)
+        copied.append(dst / f.name)
+    return copied

@@ -1,0 +1,1 @@
+"""Benchmark problems: landscapes (BH-S), highdim (DGS), programs (GradSearch)."""

@@ -1,0 +1,188 @@
+"""Run one seed's computation over many seeds: ``vmap`` in fixed per-device chunks, sharded.
+
+``sweep(run_fn, seeds)`` evaluates ``run_fn(key_s)`` for every seed ``s`` with
+``key_s = fold_in(key(root_seed), s)``. Seeds are processed in chunks of
+``chunk_size * num_devices``; each chunk is one ``jit(vmap(run_fn))`` call whose seed axis is
+sharded over the devices of a 1-D mesh named ``"seeds"`` (``AxisType.Auto``), so every
+device always computes a batch of exactly ``chunk_size`` seeds (the last chunk is padded).
+XLA's numerics depend on the batch width a device sees, not on the number of devices
+(see ../shared/specs/scale_out.md §2.4), so a seed's result is bit-identical whatever the
+device count, for a fixed ``chunk_size``.
+
+With a :class:`~jaxopt_lab.results.RunRecord`, each finished chunk is written at once and
+seeds already on disk are skipped: re-running the same command resumes the sweep.
+
+Multi-host: call ``jax.distributed.initialize()`` (arguments auto-detected on Cloud TPU and
+SLURM) before any other JAX call, then run the same script on every host. The mesh spans
+all global devices, the chunk's keys are assembled from per-host pieces with
+``jax.make_array_from_callback``, outputs are gathered with ``process_allgather`` and only
+process 0 writes the record.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any, Callable, Iterable, Mapping
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import NamedSharding, PartitionSpec
+
+__all__ = ["sweep", "seed_keys", "make_seed_mesh", "validate_seeds"]
+
+
+def validate_seeds(seeds: Iterable[int], argument: str = "seeds") -> np.ndarray:
+    """Checks that ``seeds`` is a non-empty list of distinct non-negative ints."""
+    arr = np.asarray(list(seeds) if not isinstance(seeds, np.ndarray) else seeds)
+    if arr.ndim != 1 or arr.size == 0:
+        raise ValueError(f"{argument} must be a non-empty 1-D list of ints, got shape {arr.shape}")
+    if not np.issubdtype(arr.dtype, np.integer):
+        raise ValueError(f"{argument} must be integers, got dtype {arr.dtype}")
+    if (arr < 0).any():
+        raise ValueError(f"{argument} must be non-negative, got {arr[arr < 0][:5].tolist()}")
+    if np.unique(arr).size != arr.size:
+        raise ValueError(f"{argument} must be distinct")
+    if (arr > np.iinfo(np.uint32).max).any():
+        raise ValueError(f"{argument} must be < 2**32")
+    return arr.astype(np.int64)
+
+
+def seed_keys(root_seed: int, seeds) -> jax.Array:
+    """Typed PRNG keys ``fold_in(key(root_seed), s)`` for each seed, ``[num_seeds]``."""
+    root = jax.random.key(root_seed)
+    return jax.vmap(lambda s: jax.random.fold_in(root, s))(jnp.asarray(seeds, dtype=jnp.uint32))
+
+
+def make_seed_mesh(devices=None) -> jax.sharding.Mesh:
+    """A 1-D mesh ``("seeds",)`` with an Auto axis over ``devices`` (default: all devices)."""
+    devices = list(jax.devices() if devices is None else devices)
+    if not devices:
+        raise ValueError("devices must be a non-empty list")
+    return jax.sharding.Mesh(
+        np.asarray(devices), ("seeds",), axis_types=(jax.sharding.AxisType.Auto,)
+    )
+
+
+class _Progress:
+    """tqdm when installed (the ``experiments`` extra), plain lines on stderr otherwise."""
+
+    def __init__(self, total: int, desc: str, enabled: bool):
+        self.total, self.done, self.desc, self.enabled = total, 0, desc, enabled
+        self.start = time.perf_counter()
+        self.bar = None
+        if enabled:
+            try:
+                from tqdm.auto import tqdm
+
+                self.bar = tqdm(total=total, desc=desc, unit="seed", leave=False)
+            except ImportError:
+                pass
+
+    def update(self, n: int) -> None:
+        self.done += n
+        if self.bar is not None:
+            self.bar.update(n)
+        elif self.enabled:
+            elapsed = time.perf_counter() - self.start
+            print(f"[{self.desc}] {self.done}/{self.total} seeds, {elapsed:.1f} s",
+                  file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def sweep(
+    run_fn: Callable[[jax.Array], Mapping[str, Any]],
+    seeds: Iterable[int],
+    *,
+    root_seed: int = 0,
+    chunk_size: int = 8,
+    devices=None,
+    record=None,
+    progress: bool = True,
+    desc: str | None = None,
+) -> dict[str, np.ndarray]:
+    """Runs ``run_fn`` for every seed, sharded over devices, optionally into a record.
+
+    Args:
+      run_fn: ``run_fn(key) -> dict[str, array]``, the computation of one seed (pure).
+        Scalar outputs become columns of ``metrics.csv``; others are stored as arrays.
+      seeds: distinct non-negative ints.
+      root_seed: the root of every seed's key.
+      chunk_size: seeds per device per call (fixes the numerics; see module docstring).
+      devices: devices to shard over (default: all).
+      record: a :class:`~jaxopt_lab.results.RunRecord`; finished seeds are skipped and
+        every chunk is written as soon as it finishes.
+      progress: show a progress bar over chunks.
+      desc: label of the progress bar.
+
+    Returns:
+      A dict of numpy arrays stacked over ``sorted(seeds)``, with a ``"seed"`` entry.
+    """
+    seeds = np.sort(validate_seeds(seeds))
+    if isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1:
+        raise ValueError(f"chunk_size must be an int >= 1, got {chunk_size!r}")
+    if not isinstance(root_seed, (int, np.integer)) or root_seed < 0:
+        raise ValueError(f"root_seed must be a non-negative int, got {root_seed!r}")
+    mesh = make_seed_mesh(devices)
+    num_devices = mesh.devices.size
+    batch = int(chunk_size) * num_devices
+    sharding = NamedSharding(mesh, PartitionSpec("seeds"))
+    compiled = jax.jit(jax.vmap(run_fn), out_shardings=sharding)
+
+    done = record.done_seeds() if record is not None else set()
+    todo = np.asarray([s for s in seeds.tolist() if s not in done], dtype=np.int64)
+    computed: dict[int, dict[str, np.ndarray]] = {}
+    bar = _Progress(len(todo), desc or getattr(run_fn, "__name__", "sweep"),
+                    progress and len(todo) > 0)
+    try:
+        for start in range(0, len(todo), batch):
+            chunk = todo[start : start + batch]
+            padded = np.concatenate([chunk, np.full(batch - len(chunk), chunk[-1])])
+            keys = _put_keys(root_seed, padded, sharding)
+            outputs = compiled(keys)
+            outputs = _gather(outputs)
+            outputs = {k: np.asarray(v)[: len(chunk)] for k, v in dict(outputs).items()}
+            if record is not None and jax.process_index() == 0:
+                record.write_chunk(chunk, outputs)
+            for i, s in enumerate(chunk.tolist()):
+                computed[s] = {k: v[i] for k, v in outputs.items()}
+            bar.update(len(chunk))
+    finally:
+        bar.close()
+
+    if record is not None:
+        if jax.process_index() == 0:
+            record.write_summary()
+        return record.load(seeds) if jax.process_index() == 0 else _stack(seeds, computed)
+    return _stack(seeds, computed)
+
+
+def _put_keys(root_seed, padded, sharding):
+    if jax.process_count() == 1:
+        return jax.device_put(seed_keys(root_seed, padded), sharding)
+    data = np.asarray(jax.random.key_data(seed_keys(root_seed, padded)))
+    raw = jax.make_array_from_callback(data.shape, NamedSharding(sharding.mesh,
+                                       PartitionSpec("seeds", None)), lambda idx: data[idx])
+    return jax.random.wrap_key_data(raw)
+
+
+def _gather(outputs):
+    if jax.process_count() == 1:
+        return jax.device_get(outputs)
+    from jax.experimental import multihost_utils
+
+    return multihost_utils.process_allgather(outputs, tiled=True)
+
+
+def _stack(seeds, computed) -> dict[str, np.ndarray]:
+    if not computed:
+        return {"seed": np.asarray(seeds)}
+    names = next(iter(computed.values())).keys()
+    out = {"seed": np.asarray(seeds)}
+    for name in names:
+        out[name] = np.stack([computed[int(s)][name] for s in seeds])
+    return out

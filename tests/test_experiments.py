@@ -1,0 +1,82 @@
+"""The experiment runner: discovery, CLI arguments, report, resume, and the sweep check."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from experiments import common, reproduce, sweep_check
+
+
+def test_discover_finds_the_framework_check():
+    found = common.discover()
+    assert "sweep_check" in found
+    assert all(isinstance(e, common.Experiment) for e in found.values())
+
+
+def test_expected_best_matches_monte_carlo_and_small_n_limits():
+    # n = 1: E[|x|^2] = 2/3 for x ~ U([-1, 1]^2) exactly.
+    assert sweep_check.expected_best_sphere_2d(1) == pytest.approx(2.0 / 3.0, rel=1e-12)
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-1, 1, size=(200_000, 8, 2))
+    mc = np.min(np.sum(x**2, axis=-1), axis=1)
+    se = mc.std() / math.sqrt(mc.size)
+    assert abs(mc.mean() - sweep_check.expected_best_sphere_2d(8)) < 4 * se
+
+
+def test_experiment_main_writes_report_and_resumes(tmp_path, capsys):
+    out = tmp_path / "sc"
+    text = common.main(sweep_check.EXPERIMENT,
+                       ["--seeds", "256", "--chunk-size", "32", "--out", str(out),
+                        "--no-progress"])
+    assert "agree" in text
+    report = (out / "report.md").read_text()
+    assert "python -m experiments.sweep_check" in report
+    metrics = (out / "sphere_2d" / "metrics.csv").read_text()
+    assert metrics.count("\n") == 257
+    summary = json.loads((out / "sphere_2d" / "summary.json").read_text())
+    assert summary["best_f"]["count"] == 256
+    # Same command again: nothing is recomputed, the file is unchanged.
+    common.main(sweep_check.EXPERIMENT, ["--seeds", "256", "--chunk-size", "32", "--out",
+                                         str(out), "--no-progress"])
+    assert (out / "sphere_2d" / "metrics.csv").read_text() == metrics
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--seeds", "-3"], "--seeds must be >= 0"),
+    (["--seeds", "0"], "--seeds must be >= 1"),
+    (["--chunk-size", "0"], "--chunk-size must be >= 1"),
+    (["--profile", "huge"], "invalid choice: 'huge'"),
+])
+def test_bad_cli_arguments_name_the_argument(argv, message, capsys):
+    with pytest.raises(SystemExit):
+        common.main(sweep_check.EXPERIMENT, argv)
+    assert message in capsys.readouterr().err
+
+
+def test_non_writable_out_names_the_argument(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(ValueError, match="--out: cannot write"):
+        common.main(sweep_check.EXPERIMENT, ["--out", str(blocker / "sub")])
+
+
+def test_reproduce_rejects_unknown_experiment(capsys):
+    with pytest.raises(SystemExit):
+        reproduce.run_all(["--only", "no_such_experiment"])
+    assert "--only: unknown experiment(s) ['no_such_experiment']" in capsys.readouterr().err
+
+
+def test_reproduce_builds_document(tmp_path):
+    status = reproduce.run_all(["--only", "sweep_check", "--out-root", str(tmp_path / "r"),
+                                "--docs", str(tmp_path / "docs"), "--no-progress"])
+    assert status == 0
+    doc = (tmp_path / "docs" / "reproduction.md").read_text()
+    assert "Framework checks" in doc and "exact E[best]" in doc
+    assert "| [sweep_check](#sweep-check) | Foundation | ok |" in doc
+
+
+def test_load_targets_unknown_name():
+    with pytest.raises(ValueError, match="targets: no file"):
+        common.load_targets("does_not_exist")
