@@ -191,6 +191,9 @@ def main(experiment: Experiment, argv: Sequence[str] | None = None) -> str:
     elapsed = time.perf_counter() - start
     section = section.rstrip() + (f"\n\n*Made by* `{command}` *in {elapsed:.0f} s.*\n")
     (out / "report.md").write_text(f"## {experiment.paper}: {experiment.title}\n\n{section}")
+    (out / "report.json").write_text(json.dumps(
+        {"name": experiment.name, "status": "ok", "seconds": elapsed, "command": command,
+         "section": section}, indent=2) + "\n")
     print(f"{experiment.name}: wrote {out / 'report.md'} ({elapsed:.1f} s)", file=sys.stderr)
     return section
 

@@ -77,6 +77,32 @@ def test_reproduce_builds_document(tmp_path):
     assert "| [sweep_check](#sweep-check) | Foundation | ok |" in doc
 
 
+def test_partial_rebuild_keeps_saved_sections_and_reports_failures(tmp_path, monkeypatch):
+    calls = []
+
+    def fake_run(args, ctx):
+        calls.append(ctx.out)
+        return "FAKE SECTION"
+
+    def broken_run(args, ctx):
+        raise RuntimeError("boom")
+
+    fake = common.Experiment(name="fake", paper="Foundation", title="t", order=5, run=fake_run)
+    broken = common.Experiment(name="broken", paper="Foundation", title="b", order=6,
+                               run=broken_run)
+    monkeypatch.setattr(reproduce, "discover", lambda: {"fake": fake, "broken": broken})
+    root = ["--out-root", str(tmp_path / "r"), "--docs", str(tmp_path / "docs"), "--no-progress"]
+    assert reproduce.run_all(root) == 1  # broken failed, fake ran
+    doc = (tmp_path / "docs" / "reproduction.md").read_text()
+    assert "FAKE SECTION" in doc and "| broken | Foundation | FAILED |" in doc.replace(
+        "[broken](#broken)", "broken")
+    assert "RuntimeError: boom" in doc
+    # Re-run only the broken one: fake is not run again, its saved section stays.
+    assert reproduce.run_all(["--only", "broken", *root]) == 1
+    assert len(calls) == 1
+    assert "FAKE SECTION" in (tmp_path / "docs" / "reproduction.md").read_text()
+
+
 def test_load_targets_unknown_name():
     with pytest.raises(ValueError, match="targets: no file"):
         common.load_targets("does_not_exist")
