@@ -21,29 +21,39 @@ def _leaves(tree):
     return [np.asarray(x) for x in jax.tree_util.tree_leaves(tree)]
 
 
-def _runner(example):
-    traces = []
+class _Compiled:
+    """One example with its jitted single run and vmapped run, shared by the tests below
+    (compiling once per method keeps the suite fast)."""
 
-    @jax.jit
-    def run_one(key, params):
-        traces.append(1)  # runs once per trace, not per call
-        return run(example.method, key, example.x0, params, example.num_steps)
+    def __init__(self, example):
+        self.example = example
+        self.traces = []
 
-    return run_one, traces
+        def run_one(key, params):
+            self.traces.append(1)  # runs once per trace, not per call
+            return run(example.method, key, example.x0, params, example.num_steps)
+
+        self.run_one = jax.jit(run_one)
+        self.run_many = jax.jit(jax.vmap(run_one, in_axes=(0, None)))
+
+
+_COMPILED = {}
 
 
 @pytest.fixture(params=NAMES)
-def example(request):
-    return registry.get(request.param)
+def compiled(request):
+    if request.param not in _COMPILED:
+        _COMPILED[request.param] = _Compiled(registry.get(request.param))
+    return _COMPILED[request.param]
 
 
 def test_registry_holds_the_reference_methods():
     assert {"random_search_uniform", "random_search_local"} <= set(NAMES)
 
 
-def test_state_and_trace_shapes(example):
-    run_one, _ = _runner(example)
-    final, trace = run_one(jax.random.key(0), example.params)
+def test_state_and_trace_shapes(compiled):
+    example = compiled.example
+    final, trace = compiled.run_one(jax.random.key(0), example.params)
     assert hasattr(final, "best_f") and hasattr(final, "num_evals")
     for leaf in jax.tree_util.tree_leaves(trace):
         assert leaf.shape[0] == example.num_steps
@@ -51,8 +61,8 @@ def test_state_and_trace_shapes(example):
     assert np.all(np.isfinite(np.asarray(final.best_f)) | np.isinf(np.asarray(final.best_f)))
 
 
-def test_same_key_bit_identical_and_different_keys_differ(example):
-    run_one, _ = _runner(example)
+def test_same_key_bit_identical_and_different_keys_differ(compiled):
+    run_one, example = compiled.run_one, compiled.example
     a = run_one(jax.random.key(3), example.params)
     b = run_one(jax.random.key(3), example.params)
     c = run_one(jax.random.key(4), example.params)
@@ -61,10 +71,10 @@ def test_same_key_bit_identical_and_different_keys_differ(example):
     assert any(not np.array_equal(x, z) for x, z in zip(_leaves(a), _leaves(c)))
 
 
-def test_vmap_over_keys_equals_separate_runs(example):
-    run_one, _ = _runner(example)
+def test_vmap_over_keys_equals_separate_runs(compiled):
+    run_one, example = compiled.run_one, compiled.example
     keys = jax.random.split(jax.random.key(7), 4)
-    batched = jax.jit(jax.vmap(run_one, in_axes=(0, None)))(keys, example.params)
+    batched = compiled.run_many(keys, example.params)
     for i in range(4):
         single = run_one(keys[i], example.params)
         for x, y in zip(_leaves(batched), _leaves(single)):
@@ -74,11 +84,12 @@ def test_vmap_over_keys_equals_separate_runs(example):
                 np.testing.assert_array_equal(x[i], y)
 
 
-def test_no_retrace_when_param_values_change(example):
-    run_one, traces = _runner(example)
+def test_no_retrace_when_param_values_change(compiled):
+    run_one, example = compiled.run_one, compiled.example
     jax.block_until_ready(run_one(jax.random.key(0), example.params))
+    before = len(compiled.traces)
     jax.block_until_ready(run_one(jax.random.key(1), example.other_params))
-    assert len(traces) == 1, "changing Params values must not recompile"
+    assert len(compiled.traces) == before, "changing Params values must not recompile"
     # and the values really are used:
     a = _leaves(run_one(jax.random.key(0), example.params))
     b = _leaves(run_one(jax.random.key(0), example.other_params))
