@@ -72,6 +72,7 @@ class Context:
     out: Path
     progress: bool
     command: str
+    fresh: bool = False
 
     def sweep(self, run_fn, config: Mapping[str, Any], cell: str = "main", seeds=None,
               desc: str | None = None) -> dict[str, np.ndarray]:
@@ -79,7 +80,7 @@ class Context:
         seeds = self.seeds if seeds is None else list(seeds)
         config = {"experiment": self.experiment.name, "profile": self.profile, "cell": cell,
                   "root_seed": self.root_seed, "chunk_size": self.chunk_size, **dict(config)}
-        record = RunRecord(self.out / cell, config,
+        record = RunRecord(self.out / cell, config, overwrite=self.fresh,
                            env_extra={"chunk_size_per_device": self.chunk_size})
         return sweep(run_fn, seeds, root_seed=self.root_seed, chunk_size=self.chunk_size,
                      record=record, progress=self.progress,
@@ -88,7 +89,8 @@ class Context:
     def record(self, cell: str, config: Mapping[str, Any]) -> RunRecord:
         """A run record in ``out/cell`` for results that are not produced by :meth:`sweep`."""
         return RunRecord(self.out / cell, {"experiment": self.experiment.name,
-                                           "profile": self.profile, "cell": cell, **dict(config)})
+                                           "profile": self.profile, "cell": cell, **dict(config)},
+                         overwrite=self.fresh)
 
     def figure(self, name: str) -> Path:
         """Where to save a figure (PNG); reproduce copies it to docs/figures/<experiment>/."""
@@ -167,6 +169,9 @@ def build_parser(experiment: Experiment) -> argparse.ArgumentParser:
     parser.add_argument("--out", type=Path, default=None,
                         help="output folder (default: results/<name>/<profile>)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument("--fresh", action="store_true",
+                        help="discard records in --out instead of resuming them (needed when "
+                             "the configuration changed since they were written)")
     if experiment.add_arguments is not None:
         experiment.add_arguments(parser)
     return parser
@@ -185,7 +190,7 @@ def main(experiment: Experiment, argv: Sequence[str] | None = None) -> str:
         " " + shlex.join(argv) if argv else "")
     ctx = Context(experiment=experiment, profile=args.profile, seeds=seeds,
                   root_seed=args.root_seed, chunk_size=args.chunk_size, out=out,
-                  progress=not args.no_progress, command=command)
+                  progress=not args.no_progress, command=command, fresh=args.fresh)
     start = time.perf_counter()
     section = experiment.run(args, ctx)
     elapsed = time.perf_counter() - start

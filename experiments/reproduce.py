@@ -86,6 +86,10 @@ def run_all(argv=None) -> int:
     parser.add_argument("--docs", type=Path, default=REPO_ROOT / "docs",
                         help="folder of reproduction.md and figures/")
     parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--fresh", action="store_true",
+                        help="discard earlier records of the experiments that run")
+    parser.add_argument("--collect", action="store_true",
+                        help="run nothing: rebuild the document from the saved reports")
     args = parser.parse_args(argv)
 
     experiments = discover()
@@ -95,6 +99,8 @@ def run_all(argv=None) -> int:
         unknown = [n for n in to_run if n not in experiments]
         if unknown:
             parser.error(f"--only: unknown experiment(s) {unknown}; known: {sorted(experiments)}")
+    if args.collect:
+        to_run = []
 
     sections = []
     failed = []
@@ -112,6 +118,8 @@ def run_all(argv=None) -> int:
         argv_exp = ["--profile", args.profile, "--out", str(out)]
         if args.no_progress:
             argv_exp.append("--no-progress")
+        if args.fresh:
+            argv_exp.append("--fresh")
         print(f"== {name} ({exp.paper}: {exp.title})", file=sys.stderr, flush=True)
         t0 = time.perf_counter()
         try:

@@ -101,6 +101,21 @@ def test_partial_rebuild_keeps_saved_sections_and_reports_failures(tmp_path, mon
     assert reproduce.run_all(["--only", "broken", *root]) == 1
     assert len(calls) == 1
     assert "FAKE SECTION" in (tmp_path / "docs" / "reproduction.md").read_text()
+    # --collect runs nothing at all.
+    assert reproduce.run_all(["--collect", *root]) == 0
+    assert len(calls) == 1
+
+
+def test_fresh_discards_a_record_with_another_config(tmp_path):
+    out = tmp_path / "sc"
+    common.main(sweep_check.EXPERIMENT, ["--seeds", "8", "--out", str(out), "--no-progress"])
+    config = out / "sphere_2d" / "config.json"
+    config.write_text(config.read_text().replace('"num_steps": 64', '"num_steps": 63'))
+    with pytest.raises(ValueError, match="different config"):
+        common.main(sweep_check.EXPERIMENT, ["--seeds", "8", "--out", str(out), "--no-progress"])
+    common.main(sweep_check.EXPERIMENT, ["--seeds", "8", "--out", str(out), "--no-progress",
+                                         "--fresh"])
+    assert (out / "sphere_2d" / "metrics.csv").read_text().count("\n") == 9
 
 
 def test_load_targets_unknown_name():
