@@ -1,0 +1,1 @@
+"""Placeholder: this method is being integrated."""

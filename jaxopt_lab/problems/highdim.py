@@ -1,0 +1,208 @@
+"""The DGS paper's high-dimensional benchmark functions F1-F6, rotated and shifted, any d.
+
+Zhang, Tran, Lu & Zhang (UAI 2021), Sec. 4.1; definitions as in ../shared/specs/dgs_benchmarks.md
+§1-2 (the authors' public code for F1-F5; F6 Schwefel is our assumption). An instance is
+``loss(x) = f(R (x - x_opt))`` with ``f`` the standard function (minimum 0 at ``z = 0``),
+``R`` a Haar-random rotation (QR of a Gaussian matrix with the sign fix) and ``x_opt``
+uniform in the inner box ``[lb + 0.1 w, ub - 0.1 w]^d``; the start ``x0`` is uniform in
+``[lb, ub]^d``. All three come from one explicit key. For Schwefel (minimiser of the
+standard function at ``z_i = 420.9687``) the loss is evaluated at ``z + 420.9687`` so that
+``x_opt`` is again the global minimiser, with a penalty outside the ``[-500, 500]`` box
+(:func:`schwefel`).
+
+Also here: the cosine-distance metric of the paper's Eq. (9) and Table 1.
+
+    inst = sample_instance(jax.random.key(0), "rastrigin", 2000)
+    loss = objective("rastrigin", inst)  # loss(x[2000]) -> scalar, a black box for the methods
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+__all__ = ["FUNCTIONS", "DOMAINS", "IDS", "Instance", "standard", "sample_instance",
+           "objective", "rotation", "cosine_distance", "width"]
+
+SCHWEFEL_SHIFT = 420.968746
+
+
+def ellipsoidal(z):
+    """F1: ``sum_i 10^(6 (i-1)/(d-1)) z_i^2``."""
+    d = z.shape[0]
+    expo = 6.0 * jnp.arange(d, dtype=z.dtype) / max(d - 1, 1)
+    return jnp.sum(10.0**expo * z * z)
+
+
+def sharp_ridge(z):
+    """F2: ``z_1^2 + 100 sqrt(sum_{i>=2} z_i^2)``."""
+    return z[0] ** 2 + 100.0 * jnp.sqrt(jnp.sum(z[1:] ** 2))
+
+
+def ackley(z):
+    """F3: ``-20 exp(-0.2 sqrt(mean z^2)) - exp(mean cos 2 pi z) + 20 + e``."""
+    return (-20.0 * jnp.exp(-0.2 * jnp.sqrt(jnp.mean(z * z)))
+            - jnp.exp(jnp.mean(jnp.cos(2.0 * jnp.pi * z))) + 20.0 + math.e)
+
+
+def rastrigin(z):
+    """F4: ``10 d + sum (z_i^2 - 10 cos 2 pi z_i)``."""
+    return 10.0 * z.shape[0] + jnp.sum(z * z - 10.0 * jnp.cos(2.0 * jnp.pi * z))
+
+
+def schaffer_f7(z):
+    """F5 as the authors' code: ``(sum_i sqrt(s_i)(1 + sin^2(50 s_i^0.2)))^2 / (d - 1)``.
+
+    ``s_i = sqrt(z_i^2 + z_{i+1}^2)``, ``i = 1..d-1`` (see the spec on the normalisation).
+    """
+    s = jnp.sqrt(z[:-1] ** 2 + z[1:] ** 2)
+    r = jnp.sqrt(s)
+    terms = r + r * jnp.sin(50.0 * s**0.2) ** 2
+    return jnp.sum(terms) ** 2 / max(z.shape[0] - 1, 1)
+
+
+def schwefel(z):
+    """F6 [assumption]: Schwefel 2.26 with a boundary penalty, shifted to ``z = 0``.
+
+    ``418.9829 d - sum c_i sin(sqrt|c_i|) + sum max(0, |y_i| - 500)^2`` with
+    ``y = z + 420.968746`` and ``c = clip(y, -500, 500)``. The textbook function is only
+    meaningful on ``[-500, 500]^d`` (outside it is unbounded below); since no box is
+    enforced during the optimisation, the quadratic penalty (as in BBOB's f20) keeps the
+    global minimum (0) at ``z = 0``.
+    """
+    y = z + SCHWEFEL_SHIFT
+    c = jnp.clip(y, -500.0, 500.0)
+    penalty = jnp.sum(jnp.maximum(jnp.abs(y) - 500.0, 0.0) ** 2)
+    return (418.9828872724338 * z.shape[0] - jnp.sum(c * jnp.sin(jnp.sqrt(jnp.abs(c))))
+            + penalty)
+
+
+FUNCTIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
+    "ellipsoidal": ellipsoidal,
+    "sharp_ridge": sharp_ridge,
+    "ackley": ackley,
+    "rastrigin": rastrigin,
+    "schaffer_f7": schaffer_f7,
+    "schwefel": schwefel,
+}
+IDS = {"F1": "ellipsoidal", "F2": "sharp_ridge", "F3": "ackley", "F4": "rastrigin",
+       "F5": "schaffer_f7", "F6": "schwefel"}
+DOMAINS: dict[str, tuple[float, float]] = {
+    "ellipsoidal": (-2.0, 2.0),
+    "sharp_ridge": (-10.0, 10.0),
+    "ackley": (-32.5, 32.5),
+    "rastrigin": (-5.12, 5.12),
+    "schaffer_f7": (-100.0, 100.0),
+    "schwefel": (-500.0, 500.0),
+}
+
+
+def _name(name: str) -> str:
+    name = IDS.get(name, name)
+    if name not in FUNCTIONS:
+        raise ValueError(f"name must be one of {sorted(FUNCTIONS)} or {sorted(IDS)}, "
+                         f"got {name!r}")
+    return name
+
+
+def standard(name: str) -> Callable[[jax.Array], jax.Array]:
+    """The un-rotated, un-shifted function ``f(z[dim]) -> scalar`` (minimum 0 at ``z=0``)."""
+    return FUNCTIONS[_name(name)]
+
+
+def width(name: str) -> float:
+    """Width ``w = ub - lb`` of the initial domain per coordinate."""
+    lo, hi = DOMAINS[_name(name)]
+    return hi - lo
+
+
+class Instance(NamedTuple):
+    """One random problem instance (a pytree: vmap over keys to get a batch).
+
+    Attributes:
+      rotation: ``[dim, dim]`` orthogonal ``R`` (identity if not rotated).
+      x_opt: ``[dim]`` the global minimiser.
+      x0: ``[dim]`` a uniform start in the initial domain.
+    """
+
+    rotation: jax.Array
+    x_opt: jax.Array
+    x0: jax.Array
+
+
+def rotation(key: jax.Array, dim: int, dtype=jnp.float32) -> jax.Array:
+    """Haar-random orthogonal ``[dim, dim]``: ``Q sign(diag R)`` of a Gaussian's QR."""
+    a = jax.random.normal(key, (dim, dim), dtype)
+    q, r = jnp.linalg.qr(a)
+    s = jnp.sign(jnp.diagonal(r))
+    return q * jnp.where(s == 0, 1.0, s).astype(dtype)[None, :]
+
+
+def sample_instance(key: jax.Array, name: str, dim: int, *, rotate: bool = True,
+                    shift: bool = True, dtype=jnp.float32) -> Instance:
+    """Draws ``R``, ``x_opt`` and ``x0`` for function ``name`` in ``dim`` dimensions.
+
+    Args:
+      key: PRNG key; split three ways (rotation, optimum, start).
+      name: a key of :data:`FUNCTIONS` or an id ``"F1".."F6"``.
+      dim: dimension (>= 2).
+      rotate: draw ``R`` (else identity).
+      shift: draw ``x_opt`` in the inner box (else the origin).
+      dtype: float dtype of the arrays.
+    """
+    name = _name(name)
+    if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or dim < 2:
+        raise ValueError(f"dim must be an int >= 2, got {dim!r}")
+    lo, hi = DOMAINS[name]
+    w = hi - lo
+    k_rot, k_opt, k_x0 = jax.random.split(key, 3)
+    rot = rotation(k_rot, dim, dtype) if rotate else jnp.eye(dim, dtype=dtype)
+    if shift:
+        x_opt = jax.random.uniform(k_opt, (dim,), dtype, lo + 0.1 * w, hi - 0.1 * w)
+    else:
+        x_opt = jnp.zeros((dim,), dtype)
+    x0 = jax.random.uniform(k_x0, (dim,), dtype, lo, hi)
+    return Instance(rotation=rot, x_opt=x_opt, x0=x0)
+
+
+def objective(name: str, instance: Instance) -> Callable[[jax.Array], jax.Array]:
+    """The black-box loss ``x[dim] -> f(R (x - x_opt))`` of an instance of ``name``."""
+    f = FUNCTIONS[_name(name)]
+    rot, x_opt = instance.rotation, instance.x_opt
+
+    def loss(x):
+        return f(rot @ (x - x_opt))
+
+    return loss
+
+
+def cosine_distance(path: jax.Array, x_opt: jax.Array, *, eps: float = 0.0):
+    """Average cosine distance of the steps to the direction of ``x_opt`` (paper Eq. 9).
+
+    ``(1/T') sum_t [1 - <s_t, o_t> / (||s_t|| ||o_t||)]``, ``s_t = x_t - x_{t-1}``,
+    ``o_t = x_opt - x_{t-1}``,
+    over the steps with nonzero length (zero-length steps are skipped, and counted).
+
+    Args:
+      path: ``[T + 1, dim]`` iterates ``x_0..x_T``.
+      x_opt: ``[dim]`` the instance's minimiser.
+      eps: steps no longer than ``eps`` count as zero-length.
+
+    Returns:
+      ``(mean_distance [], num_skipped [] int32)``; the mean is NaN if every step is skipped.
+    """
+    path = jnp.asarray(path)
+    steps = path[1:] - path[:-1]
+    to_opt = x_opt[None, :] - path[:-1]
+    ns = jnp.sqrt(jnp.sum(steps * steps, axis=1))
+    no = jnp.sqrt(jnp.sum(to_opt * to_opt, axis=1))
+    ok = (ns > eps) & (no > 0)
+    cos = jnp.sum(steps * to_opt, axis=1) / jnp.where(ok, ns * no, 1.0)
+    dist = jnp.where(ok, 1.0 - cos, 0.0)
+    count = jnp.sum(ok)
+    mean = jnp.where(count > 0, jnp.sum(dist) / jnp.maximum(count, 1), jnp.nan)
+    return mean, (path.shape[0] - 1 - count).astype(jnp.int32)

@@ -1,0 +1,113 @@
+"""ES, Nesterov random search and central differences on small problems, vs NumPy."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxopt_lab import dgs
+from jaxopt_lab.core import run
+
+D = 8
+X0 = jnp.linspace(-2.0, 2.0, D).astype(jnp.float32)
+A = np.diag(np.linspace(1.0, 3.0, D))
+
+
+def convex(x):
+    return 0.5 * x @ jnp.asarray(A, x.dtype) @ x + jnp.sum(x)
+
+
+F_STAR = -0.5 * np.sum(1.0 / np.diag(A))
+
+
+def _solve(method, params, steps, seed=0):
+    return jax.jit(lambda k: run(method, k, X0, params, steps))(jax.random.key(seed))
+
+
+@pytest.mark.parametrize("name", ["es", "es_rank", "nesterov", "fd", "fd_random"])
+def test_baselines_converge_on_a_convex_problem(name):
+    if name.startswith("es"):
+        shaping = "centered_rank" if name == "es_rank" else "none"
+        m = dgs.make_es(convex, dgs.ESConfig(dim=D, num_pairs=16, fitness_shaping=shaping,
+                                             chunk_size=10))
+    elif name == "nesterov":
+        m = dgs.make_nesterov(convex, dgs.NesterovConfig(dim=D, num_directions=4))
+    else:
+        n = None if name == "fd" else 3
+        m = dgs.make_finite_differences(convex, dgs.FDConfig(dim=D, num_coordinates=n))
+    p = dgs.descent_params(1.0, 0.1, horizon=150.0)
+    final, trace = _solve(m, p, 150)
+    f0 = float(convex(X0))
+    assert float(final.best_f) - F_STAR < 0.02 * (f0 - F_STAR), name
+    per_step = {"es": 33, "es_rank": 33, "nesterov": 5, "fd": 2 * D + 1, "fd_random": 7}[name]
+    assert int(final.num_evals) == 1 + 150 * per_step
+    assert np.all(np.isfinite(np.asarray(trace.f_x)))
+
+
+def test_fd_gradient_matches_numpy_central_differences():
+    def f(x):
+        return jnp.sum(jnp.sin(x) * x**2) + x[0] * x[3]
+
+    def f_np(x):
+        return np.sum(np.sin(x) * x**2) + x[0] * x[3]
+
+    x = np.linspace(-1, 1, D)
+    h = 0.01
+    ref = np.array([(f_np(x + h * e) - f_np(x - h * e)) / (2 * h) for e in np.eye(D)])
+    with jax.enable_x64(True):
+        m = dgs.make_finite_differences(
+            f, dgs.FDConfig(dim=D, normalize=False, lr_schedule="constant",
+                            sigma_schedule="constant", chunk_size=6))
+        p = dgs.descent_params(1.0, h, dtype=jnp.float64)
+        s = m.init(jax.random.key(0), jnp.asarray(x), p)
+        s1, info = m.step(jax.random.key(0), s, p)
+    np.testing.assert_allclose(x - np.asarray(s1.x), ref, rtol=1e-10)
+    assert int(s1.num_evals) == 1 + 2 * D + 1
+
+
+def test_es_is_unbiased_for_linear_functions():
+    c = np.arange(1.0, D + 1)
+    f = lambda x: jnp.asarray(c, x.dtype) @ x  # noqa: E731
+    m = dgs.make_es(f, dgs.ESConfig(dim=D, num_pairs=4000, normalize=False,
+                                    lr_schedule="constant", sigma_schedule="constant",
+                                    chunk_size=1000))
+    p = dgs.descent_params(1.0, 0.7)
+    s = m.init(jax.random.key(0), X0, p)
+    s1, _ = jax.jit(m.step)(jax.random.key(3), s, p)
+    g = np.asarray(X0 - s1.x)
+    # E[(c.e) e] = c; standard error of each entry ~ |c| / sqrt(4000) ~ 0.23
+    np.testing.assert_allclose(g, c, atol=4 * np.linalg.norm(c) / np.sqrt(4000))
+    assert int(s1.num_evals) == 1 + 8000 + 1
+
+
+def test_nesterov_estimator_expectation_on_linear():
+    c = np.arange(1.0, D + 1)
+    f = lambda x: jnp.asarray(c, x.dtype) @ x  # noqa: E731
+    m = dgs.make_nesterov(f, dgs.NesterovConfig(dim=D, num_directions=8000, normalize=False,
+                                                lr_schedule="constant",
+                                                sigma_schedule="constant"))
+    p = dgs.descent_params(1.0, 0.3)
+    s = m.init(jax.random.key(0), X0, p)
+    s1, _ = jax.jit(m.step)(jax.random.key(4), s, p)
+    np.testing.assert_allclose(np.asarray(X0 - s1.x), c, atol=4 * np.linalg.norm(c) / 90)
+
+
+def test_es_nonfinite_samples_are_dropped():
+    def holey(x):
+        return jnp.where(x[0] < -2.5, jnp.inf, jnp.sum(x**2))
+
+    m = dgs.make_es(holey, dgs.ESConfig(dim=D, num_pairs=32))
+    final, trace = _solve(m, dgs.descent_params(0.5, 1.0, horizon=20.0), 20)
+    assert int(np.sum(trace.num_nonfinite)) > 0
+    assert np.all(np.isfinite(np.asarray(final.x))) and np.isfinite(float(final.best_f))
+
+
+def test_config_validation():
+    with pytest.raises(ValueError, match="num_pairs"):
+        dgs.ESConfig(dim=3, num_pairs=0)
+    with pytest.raises(ValueError, match="fitness_shaping"):
+        dgs.ESConfig(dim=3, fitness_shaping="softmax")
+    with pytest.raises(ValueError, match="num_coordinates"):
+        dgs.FDConfig(dim=3, num_coordinates=4)
+    with pytest.raises(ValueError, match="learning_rate"):
+        dgs.descent_params(-1.0, 1.0)

@@ -1,0 +1,175 @@
+"""DGS Algorithm 1, AdaDGS and the optax gradient source, against hand-computed references."""
+
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from jaxopt_lab import dgs
+from jaxopt_lab.core import run
+from jaxopt_lab.dgs.schedules import schedule_value
+
+D = 6
+X0 = jnp.array([2.0, -1.0, 0.5, 3.0, -2.5, 1.0], jnp.float32)
+H = np.diag(np.linspace(1.0, 4.0, D))
+
+
+def quad(x):
+    return 0.5 * x @ jnp.asarray(H, x.dtype) @ x
+
+
+def test_quadratic_schedule_matches_formula():
+    for t in (0, 50, 100, 199, 250):
+        v = float(schedule_value("quadratic", t, 10.0, 0.1, 200.0, 1.0))
+        frac = min(t, 200) / 200
+        assert math.isclose(v, 0.1 + (10.0 - 0.1) * (1 - frac) ** 2, rel_tol=1e-6)
+    assert math.isclose(float(schedule_value("exponential", 3, 2.0, 0.0, 1.0, 0.99)),
+                        2.0 * 0.99**3, rel_tol=1e-6)
+
+
+def test_raw_step_is_x_minus_lr_times_exact_gradient():
+    # For a quadratic the DGS gradient is exact, so one raw step is plain gradient descent.
+    cfg = dgs.DGSConfig(dim=D, normalize=False, lr_schedule="constant",
+                        sigma_schedule="constant")
+    m = dgs.make_dgs(quad, cfg)
+    p = dgs.dgs_params(0.1, 3.0)
+    s = m.init(jax.random.key(0), X0, p)
+    s1, info = m.step(jax.random.key(1), s, p)
+    ref = np.asarray(X0) - 0.1 * H @ np.asarray(X0)
+    np.testing.assert_allclose(np.asarray(s1.x), ref, rtol=1e-5)
+    assert int(s1.num_evals) == 1 + 4 * D + 1
+    np.testing.assert_allclose(float(info.grad_norm), np.linalg.norm(H @ np.asarray(X0)),
+                               rtol=1e-5)
+
+
+def test_normalised_step_has_scheduled_length_and_converges():
+    cfg = dgs.DGSConfig(dim=D, record_path=True)
+    m = dgs.make_dgs(quad, cfg)
+    p = dgs.dgs_params(1.0, 2.0, horizon=100.0)
+    final, trace = jax.jit(lambda k: run(m, k, X0, p, 100))(jax.random.key(0))
+    np.testing.assert_allclose(np.asarray(trace.step_norm), np.asarray(trace.learning_rate),
+                               rtol=1e-4)
+    assert float(final.best_f) < 1e-3 * float(quad(X0))
+    np.testing.assert_allclose(np.asarray(trace.x[-1]), np.asarray(final.x))
+
+
+def test_perturbation_keeps_directions_orthogonal_and_redraws_radii():
+    cfg = dgs.DGSConfig(dim=D, perturb="grad_norm", lr_schedule="constant",
+                        sigma_schedule="constant")
+    m = dgs.make_dgs(quad, cfg)
+    p = dgs.dgs_params(0.05, 1.0, grad_tol=1e6, rotation_scale=0.3, sigma_halfwidth=0.4)
+    final, trace = jax.jit(lambda k: run(m, k, X0, p, 5))(jax.random.key(2))
+    assert bool(np.all(trace.perturbed))
+    q = np.asarray(final.directions, np.float64)
+    np.testing.assert_allclose(q.T @ q, np.eye(D), atol=1e-5)
+    assert np.max(np.abs(q - np.eye(D))) > 1e-2
+    off = np.asarray(final.sigma_offsets)
+    assert np.all(np.abs(off) <= 0.4) and np.std(off) > 0
+    # no trigger when gamma = 0 and the step trigger is far away
+    p0 = dgs.dgs_params(0.05, 1.0, grad_tol=0.0)
+    _, trace0 = run(m, jax.random.key(2), X0, p0, 3)
+    assert not bool(np.any(trace0.perturbed))
+
+
+def test_step_count_trigger():
+    cfg = dgs.DGSConfig(dim=D, perturb="steps")
+    m = dgs.make_dgs(quad, cfg)
+    p = dgs.dgs_params(0.5, 1.0, perturb_every=3)
+    _, trace = run(m, jax.random.key(0), X0, p, 9)
+    np.testing.assert_array_equal(np.asarray(trace.perturbed),
+                                  [False, False, True] * 3)
+
+
+def test_vmap_over_starts_equals_loop():
+    cfg = dgs.DGSConfig(dim=D)
+    m = dgs.make_dgs(lambda x: jnp.sum(x**2 - jnp.cos(3 * x)), cfg)
+    p = dgs.dgs_params(0.5, 1.0, horizon=10.0)
+    starts = jax.random.uniform(jax.random.key(0), (3, D), minval=-2, maxval=2)
+    one = jax.jit(lambda x0: run(m, jax.random.key(1), x0, p, 10)[0].x)
+    batched = jax.vmap(one)(starts)
+    for i in range(3):
+        np.testing.assert_allclose(np.asarray(batched[i]), np.asarray(one(starts[i])),
+                                   rtol=1e-5, atol=1e-5)
+
+
+def test_nonfinite_values_do_not_poison_the_state():
+    def holey(x):  # NaN in a slab that the quadrature points reach
+        return jnp.where(x[0] > 2.5, jnp.nan, jnp.sum(x**2))
+
+    m = dgs.make_dgs(holey, dgs.DGSConfig(dim=D))
+    p = dgs.dgs_params(0.3, 1.0, horizon=20.0)
+    final, trace = run(m, jax.random.key(0), X0, p, 20)
+    assert int(np.sum(trace.num_nonfinite)) > 0
+    assert np.all(np.isfinite(np.asarray(final.x))) and np.isfinite(float(final.best_f))
+    assert float(final.best_f) < float(quad(jnp.eye(D)[0] * 0 + X0))
+
+
+def test_config_and_params_validation():
+    with pytest.raises(ValueError, match="num_points"):
+        dgs.DGSConfig(dim=3, num_points=1)
+    with pytest.raises(ValueError, match="perturb"):
+        dgs.DGSConfig(dim=3, perturb="sometimes")
+    with pytest.raises(ValueError, match="lr_schedule"):
+        dgs.DGSConfig(dim=3, lr_schedule="cosine")
+    with pytest.raises(ValueError, match="sigma"):
+        dgs.dgs_params(0.1, 0.0)
+    with pytest.raises(ValueError, match="x0"):
+        dgs.make_dgs(quad, dgs.DGSConfig(dim=3)).init(jax.random.key(0), X0,
+                                                      dgs.dgs_params(1.0, 1.0))
+
+
+def test_adadgs_is_monotone_and_follows_its_sigma_rule():
+    d = 20
+    f = lambda x: jnp.sum(x**2 - 10 * jnp.cos(2 * jnp.pi * x)) + 10 * d  # noqa: E731
+    assert dgs.AdaDGSConfig(dim=d).line_points == 4  # floor(0.05 (M-1) d)
+    assert dgs.AdaDGSConfig(dim=2000).evals_per_step == 8400  # spec: 8 400 at 2000-D
+    # the default L = 4 trials at d = 20 are all longer than 0.7 l_max: use more here
+    cfg = dgs.AdaDGSConfig(dim=d, num_line_points=60)
+    m = dgs.make_adadgs(f, cfg)
+    p = dgs.adadgs_params(10.24, d)
+    x0 = jax.random.uniform(jax.random.key(0), (d,), minval=-5.12, maxval=5.12)
+    final, tr = jax.jit(lambda k: run(m, k, x0, p, 30))(jax.random.key(1))
+    fx = np.asarray(tr.f_x)
+    assert np.all(np.diff(fx) <= 0) and fx[-1] < float(f(x0))
+    sig, step, reset = np.asarray(tr.sigma), np.asarray(tr.step_norm), np.asarray(tr.reset)
+    for t in range(29):
+        if not reset[t]:
+            np.testing.assert_allclose(sig[t + 1], 0.5 * (sig[t] + step[t]), rtol=1e-5)
+    r = np.flatnonzero(reset)
+    assert np.all(np.diff(r) >= 10)
+    assert int(final.num_evals) == 1 + 30 * cfg.evals_per_step
+
+
+def test_adadgs_line_search_picks_best_trial_by_brute_force():
+    d = 4
+    m = dgs.make_adadgs(quad_d4 := (lambda x: jnp.sum((x - 1.0) ** 2)),
+                        dgs.AdaDGSConfig(dim=d, num_line_points=30))
+    p = dgs.adadgs_params(1.0, d, shrink=0.8)
+    s = m.init(jax.random.key(0), jnp.zeros(d), p)
+    s1, info = m.step(jax.random.key(1), s, p)
+    # gradient is exact (quadratic): direction -(x-1)/|x-1| = +1/2 each; trials along it
+    lengths = 2.0 * 0.8 ** np.arange(30)
+    vals = [np.sum((lengths[i] * 0.5 - 1.0) ** 2) for i in range(30)]
+    np.testing.assert_allclose(float(s1.f_x), min(vals), rtol=1e-5)
+    assert int(info.line_index) == int(np.argmin(vals))
+    del quad_d4
+
+
+def test_optax_sgd_equals_raw_dgs_and_adam_converges():
+    sigma = 1.5
+    m_sgd = dgs.make_optax(quad, optax.sgd(0.1), dgs.OptaxDGSConfig(dim=D))
+    p = dgs.OptaxDGSParams(jnp.float32(sigma))
+    fin, _ = run(m_sgd, jax.random.key(0), X0, p, 3)
+    raw = dgs.make_dgs(quad, dgs.DGSConfig(dim=D, normalize=False, lr_schedule="constant",
+                                           sigma_schedule="constant"))
+    fin2, _ = run(raw, jax.random.key(0), X0, dgs.dgs_params(0.1, sigma), 3)
+    np.testing.assert_allclose(np.asarray(fin.x), np.asarray(fin2.x), rtol=1e-5)
+    m_adam = dgs.make_optax(quad, optax.adam(0.1), dgs.OptaxDGSConfig(dim=D,
+                                                                      directions="random"))
+    fin3, _ = jax.jit(lambda k: run(m_adam, k, X0, p, 150))(jax.random.key(0))
+    assert float(fin3.best_f) < 1e-2
+    g = dgs.gradient_fn(quad)(X0, sigma)
+    np.testing.assert_allclose(np.asarray(g), H @ np.asarray(X0), rtol=1e-5)
