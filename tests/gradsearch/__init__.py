@@ -1,0 +1,1 @@
+"""Tests of jaxopt_lab.gradsearch and jaxopt_lab.problems.programs."""
