@@ -1,0 +1,74 @@
+"""MaxEnt (c): BFGS between reorthonormalisations vs a Newton step after every one.
+
+The review (sec. 1) reports that BFGS iterations between reorthonormalisation points plus
+constraint rescaling cut the wall-clock time "typically by a factor of 5-6" against the
+single Newton steps of [A07]. Both variants here share everything else (preconditioning
+including alpha, quadrature rule, line search, stopping test), so the ratio isolates the
+BFGS part. The rule is fixed per case (T, sigma) so that both solve the same discrete problem.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from experiments.common import Experiment, main, markdown_table
+from experiments.maxent_cases import make_case
+from jaxopt_lab import maxent
+
+# (case, T, sigma): sigma near the value the automatic ladder settles on.
+QUICK = [("2d8_bimodal", 64, 0.32), ("2d8_coupled", 64, 0.24)]
+PAPER = QUICK + [("2d8_trimodal", 96, 0.17), ("3d6_coupled", 40, 0.4),
+                 ("4d4_mixed", 24, 0.5)]
+
+
+def _timed(case, **kw):
+    maxent.solve(case.moments, case.dim, case.order, **kw)  # compile
+    start = time.perf_counter()
+    sol = maxent.solve(case.moments, case.dim, case.order, **kw)
+    return sol, time.perf_counter() - start
+
+
+def run(args, ctx) -> str:
+    target = ctx.targets("maxent_envelope")["bfgs_speedup_over_newton"]
+    rows, records = [], []
+    for name, t, sigma in (QUICK if ctx.profile == "quick" else PAPER):
+        case = make_case(name)
+        kw = dict(quad_points=t, sigma=sigma, max_iterations=5000)
+        bfgs, t_bfgs = _timed(case, method="bfgs", **kw)
+        newton, t_newton = _timed(case, method="newton", **kw)
+        diff = float(np.max(np.abs(bfgs.multipliers - newton.multipliers)))
+        rows.append([name, f"{t}/{sigma}", bfgs.result, int(bfgs.iterations),
+                     int(bfgs.reorthonormalisations), round(t_bfgs, 3), newton.result,
+                     int(newton.iterations), round(t_newton, 3),
+                     round(t_newton / t_bfgs, 2), f"{target['low']}-{target['high']}", diff])
+        records.append({"case": name, "T": t, "sigma": sigma, "bfgs_s": t_bfgs,
+                        "newton_s": t_newton, "bfgs_iterations": int(bfgs.iterations),
+                        "bfgs_reorth": int(bfgs.reorthonormalisations),
+                        "newton_iterations": int(newton.iterations),
+                        "bfgs_result": bfgs.result, "newton_result": newton.result,
+                        "max_multiplier_difference": diff})
+        print(f"{name}: bfgs {t_bfgs:.2f}s newton {t_newton:.2f}s", flush=True)
+    ctx.record("table", {"cases": [r[0] for r in rows]}).write_summary({"rows": records})
+    headers = ["case", "T/sigma", "BFGS result", "BFGS steps", "BFGS reorth.", "BFGS s",
+               "Newton result", "Newton steps", "Newton s", "speed-up", "paper speed-up",
+               "max |lambda diff|"]
+    return "\n\n".join([
+        "Paper: BFGS between reorthonormalisations is 'typically' 5-6x faster than a Newton "
+        "step after every reorthonormalisation (the gain there also includes alpha "
+        "rescaling, which both of our variants use). Times after compilation, same rule.",
+        markdown_table(headers, rows),
+        "In our implementation a reorthonormalisation costs one quadrature pass for the "
+        "moments up to order 2M plus a K x K Cholesky, while a BFGS step costs one pass for "
+        "the moments up to order M per line-search trial; the ratio between the two passes "
+        "sets the attainable gain.",
+    ])
+
+
+EXPERIMENT = Experiment(name="maxent_bfgs_vs_newton", paper="MaxEnt",
+                        title="Section 7: BFGS with reorthonormalisation vs Newton every step",
+                        order=41, run=run, quick_seeds=1, paper_seeds=1)
+
+if __name__ == "__main__":
+    main(EXPERIMENT)

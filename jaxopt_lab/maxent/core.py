@@ -1,0 +1,238 @@
+"""The jitted dual solver in the alpha frame (Abramov review, sections 5, 7 and 9).
+
+State is kept as the monomial multipliers ``lam`` (alpha frame) plus the basis coefficients
+``C``; the basis coordinates are ``gamma = C^{-1} lam``, never formed, so re-expressing
+gamma after a reorthonormalisation (section 9, step 4) is exact by construction.
+
+One loop iteration is either
+
+* a **reorthonormalisation**: one quadrature pass for the moments of degree ``<= 2M``,
+  the Gram matrix ``G``, a new orthonormal basis (Cholesky or MGS), the gradient
+  ``g = C^T (mu - m)`` (5.5), and ``H = H^{-1} = I``; or
+* a **BFGS step** (7.2)-(7.5): ``d = -H^{-1} g``, backtracking Armijo line search on the
+  dual (5.2) ``L = Q(1) - lam . m`` (trial zeta = 1, halved up to ``MAX_LINE_SEARCH`` times,
+  a trial with non-finite moments is rejected), then the updates (7.3) and (7.4). A
+  reorthonormalisation is requested when ``kappa_inf(H) > kappa_max`` (7.6), when
+  ``s . y <= 0``, when the line search fails, or after every step in the Newton variant.
+
+Stopping: ``max_k |g_k| < tol`` in the current basis. Result codes (``RESULT_NAMES``):
+0 converged, 1 max_iterations, 2 nonfinite (a quadrature or factorisation gave NaN/inf at
+an accepted point), 3 line_search_failed (no decrease along the steepest-descent direction
+right after a reorthonormalisation: the discrete dual cannot be decreased further).
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxopt_lab.maxent.basis import _gram_index, cholesky_orthonormalise, mgs_gram
+from jaxopt_lab.maxent.multiindex import monomials
+from jaxopt_lab.maxent.rules import default_chunk
+from jaxopt_lab.quadrature import integrate_tensor
+
+__all__ = ["CoreResult", "build_core", "RESULT_NAMES", "MAX_LINE_SEARCH"]
+
+RESULT_NAMES = ("converged", "max_iterations", "nonfinite", "line_search_failed",
+                "not_integrable", "inaccurate_quadrature")
+CONVERGED, MAX_ITERATIONS, NONFINITE, LINE_SEARCH_FAILED = 0, 1, 2, 3
+MAX_LINE_SEARCH = 40
+ARMIJO_C1 = 1e-4
+
+
+class CoreResult(NamedTuple):
+    """Output of the jitted solver (alpha frame).
+
+    Attributes:
+      lam: ``[K]`` multipliers in the alpha frame.
+      coeffs: ``[K, K]`` final basis.
+      code: int32 result code.
+      iterations: BFGS (or Newton) steps taken.
+      reorthonormalisations: number of basis rebuilds.
+      grad_norm: ``max |g|`` in the last orthonormal basis.
+      mass: quadrature ``Q(1)`` at ``lam``.
+    """
+
+    lam: jax.Array
+    coeffs: jax.Array
+    code: jax.Array
+    iterations: jax.Array
+    reorthonormalisations: jax.Array
+    grad_norm: jax.Array
+    mass: jax.Array
+
+
+class _State(NamedTuple):
+    lam: jax.Array
+    coeffs: jax.Array
+    hmat: jax.Array
+    hinv: jax.Array
+    grad: jax.Array
+    mu: jax.Array
+    value: jax.Array
+    iterations: jax.Array
+    num_reorth: jax.Array
+    steps_since: jax.Array
+    need_reorth: jax.Array
+    done: jax.Array
+    code: jax.Array
+
+
+def _moments_fn(dim, order, out_order, log_prior, chunk):
+    num_out = int(np.round(np.prod([(out_order + k) / k for k in range(1, dim + 1)])))
+    chunk = chunk or default_chunk(num_out, dim)
+
+    def moments(lam, nodes, weights, prior_args):
+        num = lam.shape[0]
+
+        def fn(z):
+            v = monomials(z, out_order)
+            f = jnp.dot(v[:num], lam)
+            if log_prior is not None:
+                ainv, shift = prior_args
+                f = f + log_prior(ainv @ z + shift)
+            return jnp.exp(jnp.minimum(f, 600.0)) * v
+
+        return integrate_tensor(fn, nodes, weights, dim, chunk_size=chunk)
+
+    return moments
+
+
+@functools.lru_cache(maxsize=128)
+def build_core(dim: int, order: int, *, newton: bool, reorth: str, passes: int,
+               chunk_size: int | None,
+               log_prior=None):
+    """The (unjitted, vmappable) solver for one static configuration.
+
+    Returns:
+      ``core(target[K], lam0[K], coeffs0[K, K], nodes[T], weights[T], tol, kappa_max,
+      prior_args, max_iterations, max_reorth) -> CoreResult`` (the caps are traced).
+    """
+    gidx = jnp.asarray(_gram_index(dim, order))
+    mom_m = _moments_fn(dim, order, order, log_prior, chunk_size)
+    mom_2m = _moments_fn(dim, order, 2 * order, log_prior, chunk_size)
+    orth = (functools.partial(cholesky_orthonormalise, passes=passes) if reorth == "cholesky"
+            else functools.partial(mgs_gram, passes=passes))
+
+    def core(target, lam0, coeffs0, nodes, weights, tol, kappa_max, prior_args=None,
+             max_iterations=1000, max_reorth=500):
+        num = target.shape[0]
+        eye = jnp.eye(num, dtype=target.dtype)
+
+        def reorth_step(s):
+            mu2 = mom_2m(s.lam, nodes, weights, prior_args)
+            coeffs = orth(mu2[gidx], s.coeffs)
+            mu = mu2[:num]
+            grad = coeffs.T @ (mu - target)
+            value = mu[0] - s.lam @ target
+            finite = (jnp.all(jnp.isfinite(coeffs)) & jnp.all(jnp.isfinite(grad))
+                      & jnp.isfinite(value))
+            gnorm = jnp.max(jnp.abs(grad))
+            conv = finite & (gnorm < tol)
+            num_reorth = s.num_reorth + 1
+            code = jnp.where(~finite, NONFINITE, jnp.where(conv, CONVERGED, MAX_ITERATIONS))
+            done = (~finite) | conv | (num_reorth >= max_reorth)
+            return s._replace(
+                coeffs=jnp.where(finite, coeffs, s.coeffs),
+                hmat=eye, hinv=eye,
+                grad=jnp.where(finite, grad, s.grad),
+                mu=jnp.where(finite, mu, s.mu),
+                value=jnp.where(finite, value, s.value),
+                num_reorth=num_reorth, steps_since=jnp.zeros_like(s.steps_since),
+                need_reorth=jnp.zeros_like(s.need_reorth), done=done,
+                code=code.astype(jnp.int32))
+
+        def bfgs_step(s):
+            direction = -s.hinv @ s.grad
+            slope = s.grad @ direction
+            step_lam = s.coeffs @ direction
+            descent = slope < 0
+            slack = 1e-14 * (1.0 + jnp.abs(s.value))
+
+            def ls_cond(c):
+                k, accepted, _, _ = c
+                return (~accepted) & (k < MAX_LINE_SEARCH) & descent
+
+            def ls_body(c):
+                k, _, _, _ = c
+                zeta = 0.5 ** k.astype(target.dtype)
+                lam_t = s.lam + zeta * step_lam
+                mu_t = mom_m(lam_t, nodes, weights, prior_args)
+                value_t = mu_t[0] - lam_t @ target
+                ok = (jnp.all(jnp.isfinite(mu_t)) & jnp.isfinite(value_t)
+                      & (value_t <= s.value + ARMIJO_C1 * zeta * slope + slack))
+                return k + 1, ok, mu_t, value_t
+
+            init = (jnp.zeros((), jnp.int32), jnp.zeros((), bool), s.mu, s.value)
+            k, accepted, mu_t, value_t = jax.lax.while_loop(ls_cond, ls_body, init)
+            zeta = 0.5 ** (k - 1).astype(target.dtype)
+            svec = zeta * direction
+            lam_new = s.lam + zeta * step_lam
+            grad_new = s.coeffs.T @ (mu_t - target)
+            yvec = grad_new - s.grad
+            sy = svec @ yvec
+            good = sy > 0
+            sy_safe = jnp.where(good, sy, 1.0)
+            hs = s.hmat @ svec
+            shs = jnp.where(good, svec @ hs, 1.0)
+            hmat = s.hmat + jnp.outer(yvec, yvec) / sy_safe - jnp.outer(hs, hs) / shs  # (7.3)
+            hy = s.hinv @ yvec
+            hinv = (s.hinv + ((sy + yvec @ hy) / sy_safe**2) * jnp.outer(svec, svec)
+                    - (jnp.outer(hy, svec) + jnp.outer(svec, hy)) / sy_safe)  # (7.4)
+            kappa = (jnp.max(jnp.sum(jnp.abs(hmat), axis=1))
+                     * jnp.max(jnp.sum(jnp.abs(hinv), axis=1)))  # (7.6)
+            iterations = s.iterations + accepted.astype(jnp.int32)
+            gnorm = jnp.max(jnp.abs(grad_new))
+            conv = accepted & (gnorm < tol)
+            stalled = (~accepted) & (s.steps_since == 0)
+            out_of_steps = iterations >= max_iterations
+            need = (~accepted) | (~good) | (kappa > kappa_max) | newton
+            code = jnp.where(conv, CONVERGED,
+                             jnp.where(stalled, LINE_SEARCH_FAILED, MAX_ITERATIONS))
+            keep = accepted & good
+            return s._replace(
+                lam=jnp.where(accepted, lam_new, s.lam),
+                hmat=jnp.where(keep, hmat, s.hmat), hinv=jnp.where(keep, hinv, s.hinv),
+                grad=jnp.where(accepted, grad_new, s.grad),
+                mu=jnp.where(accepted, mu_t, s.mu),
+                value=jnp.where(accepted, value_t, s.value),
+                iterations=iterations, steps_since=s.steps_since + 1,
+                need_reorth=need, done=conv | stalled | out_of_steps,
+                code=code.astype(jnp.int32))
+
+        def body(s):
+            return jax.lax.cond(s.need_reorth, reorth_step, bfgs_step, s)
+
+        state = _State(
+            lam=lam0, coeffs=coeffs0, hmat=eye, hinv=eye, grad=jnp.zeros_like(target),
+            mu=jnp.zeros_like(target), value=jnp.asarray(jnp.inf, target.dtype),
+            iterations=jnp.zeros((), jnp.int32), num_reorth=jnp.zeros((), jnp.int32),
+            steps_since=jnp.zeros((), jnp.int32), need_reorth=jnp.ones((), bool),
+            done=jnp.zeros((), bool), code=jnp.asarray(MAX_ITERATIONS, jnp.int32))
+        s = jax.lax.while_loop(lambda s: ~s.done, body, state)
+        return CoreResult(lam=s.lam, coeffs=s.coeffs, code=s.code, iterations=s.iterations,
+                          reorthonormalisations=s.num_reorth,
+                          grad_norm=jnp.max(jnp.abs(s.grad)), mass=s.mu[0])
+
+    return core
+
+
+@functools.lru_cache(maxsize=128)
+def jitted_core(dim, order, batched, **kwargs):
+    core = build_core(dim, order, **kwargs)
+    if batched:
+        core = jax.vmap(core, in_axes=(0, 0, None, None, None, None, None, 0, None, None))
+    return jax.jit(core)
+
+
+@functools.lru_cache(maxsize=128)
+def jitted_moments(dim, order, out_order, batched, log_prior=None, chunk_size=None):
+    """Jitted ``moments(lam, nodes, weights, prior_args) -> [K_out]`` (vmapped over lam)."""
+    fn = _moments_fn(dim, order, out_order, log_prior, chunk_size)
+    if batched:
+        fn = jax.vmap(fn, in_axes=(0, None, None, 0))
+    return jax.jit(fn)
