@@ -14,7 +14,7 @@ with face transmissibilities from the harmonic mean of the two cells' conductivi
 ``Q`` (positive = injection, per unit thickness) in their cells. This is MODFLOW's
 block-centred scheme for one layer [1] with harmonic interblock conductance. The matrix is
 symmetric positive definite and block tridiagonal by grid columns; it is solved exactly with
-:func:`jaxopt_lab.problems.topology.block_tridiagonal_solve` (``O(nx ny^3)``).
+:func:`jaxopt_lab.linalg.block_tridiagonal_solve` (``O(nx ny^3)``).
 
 Conductivity parameterisation (paper §4.3): a fully connected network, 2 inputs (cell
 centre mapped to ``[-1, 1]^2``), one hidden layer of 64 ``tanh`` units, 1 output ``z``;
@@ -40,7 +40,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxopt_lab.problems.topology import block_tridiagonal_solve
+from jaxopt_lab.linalg import block_tridiagonal_solve
 
 __all__ = [
     "Aquifer", "MLPField", "Inversion", "solve_heads", "assemble_blocks", "boundary_inflow",
