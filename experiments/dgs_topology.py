@@ -190,9 +190,12 @@ def run_cmaes(problem, x0, total_evals, key, c_ref, chunk):
         state, _ = es.tell(k2, xs, fit, state, params)
         return state, jnp.min(fit)
 
-    state = es.init(key, jnp.asarray(x0, jnp.float64), params)
-    keys = jax.random.split(jax.random.fold_in(key, 1), num_gen)
-    state, best_per_gen = jax.lax.scan(generation, state, keys)
+    # evosax relies on implicit rank promotion; allow it here even where the caller (our
+    # test suite) forbids it to catch broadcasting slips in our own code.
+    with jax.numpy_rank_promotion("allow"):
+        state = es.init(key, jnp.asarray(x0, jnp.float64), params)
+        keys = jax.random.split(jax.random.fold_in(key, 1), num_gen)
+        state, best_per_gen = jax.lax.scan(generation, state, keys)
     x_best = jnp.clip(jnp.asarray(state.best_solution, jnp.float64), 0.0, 1.0)
     return dict(trace=np.minimum.accumulate(np.asarray(best_per_gen, np.float64)),
                 evals=(np.arange(num_gen) + 1.0) * pop, best_c=float(T.compliance(problem, x_best)),
