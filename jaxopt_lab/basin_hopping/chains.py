@@ -348,6 +348,26 @@ def _use_skip(config: BHConfig, counter, ratio):
     return jnp.where(ratio > 0, rem != 0, rem == 0)
 
 
+def _tally_runs(state, run_ended, ball, gap, is_one_move, is_skip_move, length, accepted,
+                num_bad) -> dict:
+    """Per-chain run and jump statistics after one step, shared by the sync and async steps.
+
+    ``run_ended``/``ball``/``gap``/``is_*_move``/``accepted`` are ``[num_chains]`` masks,
+    ``length`` the ``[num_chains]`` jump length, ``num_bad`` the non-finite evaluations.
+    """
+    return dict(
+        num_runs=state.num_runs + run_ended,
+        num_success=state.num_success + (run_ended & ball),
+        num_success_f=state.num_success_f + (run_ended & gap),
+        nu1_sum=state.nu1_sum + jnp.where(is_one_move, length, 0.0),
+        nu1_count=state.nu1_count + is_one_move,
+        nus_sum=state.nus_sum + jnp.where(is_skip_move, length, 0.0),
+        nus_count=state.nus_count + is_skip_move,
+        num_accepted=state.num_accepted + accepted,
+        num_nonfinite=state.num_nonfinite + num_bad,
+    )
+
+
 def make(objective: Callable[[jax.Array], jax.Array], config: BHConfig,
          local=None) -> Method:
     """Builds BH / BH-S / hybrid over a batch of chains for ``objective(x[dim]) -> []``.
@@ -473,15 +493,8 @@ def make(objective: Callable[[jax.Array], jax.Array], config: BHConfig,
             num_evals=state.num_evals + evals,
             num_evals_perturb=state.num_evals_perturb + p_evals * active,
             num_evals_local=state.num_evals_local + ls.num_evals * active,
-            num_runs=state.num_runs + run_ended,
-            num_success=state.num_success + (run_ended & ball),
-            num_success_f=state.num_success_f + (run_ended & gap),
-            nu1_sum=state.nu1_sum + jnp.where(is_one_move, length, 0.0),
-            nu1_count=state.nu1_count + is_one_move,
-            nus_sum=state.nus_sum + jnp.where(is_skip_move, length, 0.0),
-            nus_count=state.nus_count + is_skip_move,
-            num_accepted=state.num_accepted + (accept & ~restart),
-            num_nonfinite=state.num_nonfinite + num_bad,
+            **_tally_runs(state, run_ended, ball, gap, is_one_move, is_skip_move, length,
+                          accept & ~restart, num_bad),
             ls=ls, busy=state.busy, pending_length=state.pending_length,
             pending_k=state.pending_k, pending_restart=state.pending_restart,
         )
@@ -563,15 +576,8 @@ def make(objective: Callable[[jax.Array], jax.Array], config: BHConfig,
             num_evals=state.num_evals + p_evals + l_evals,
             num_evals_perturb=state.num_evals_perturb + p_evals,
             num_evals_local=state.num_evals_local + l_evals,
-            num_runs=state.num_runs + run_ended,
-            num_success=state.num_success + (run_ended & ball),
-            num_success_f=state.num_success_f + (run_ended & gap),
-            nu1_sum=state.nu1_sum + jnp.where(is_one_move, pend_len, 0.0),
-            nu1_count=state.nu1_count + is_one_move,
-            nus_sum=state.nus_sum + jnp.where(is_skip_move, pend_len, 0.0),
-            nus_count=state.nus_count + is_skip_move,
-            num_accepted=state.num_accepted + (accept & ~pend_restart),
-            num_nonfinite=state.num_nonfinite + num_bad,
+            **_tally_runs(state, run_ended, ball, gap, is_one_move, is_skip_move, pend_len,
+                          accept & ~pend_restart, num_bad),
             ls=ls, busy=busy & ~finish, pending_length=pend_len, pending_k=pend_k,
             pending_restart=pend_restart)
         info = BHInfo(f_proposal=ls.f, accepted=accept, restarted=restart, run_ended=run_ended,
