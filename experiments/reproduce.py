@@ -1,6 +1,7 @@
 """Runs every experiment in a profile and rebuilds docs/reproduction.md.
 
     python -m experiments.reproduce --profile quick            # everything, minutes on a CPU
+    python -m experiments.reproduce --profile paper --paper bhs   # one paper's experiments
     python -m experiments.reproduce --profile paper --only dgs_benchmarks,bhs_landscapes
 
 Each experiment writes its results under ``<out-root>/<name>/<profile>/`` (resumable: a
@@ -26,13 +27,22 @@ PAPERS = {
     "Foundation": "Framework checks",
     "DGS": "DGS — Zhang, Tran, Lu & Zhang, *Enabling long-range exploration in minimization of "
            "multimodal functions*, UAI 2021",
-    "DGS-field": "DGS applications — topology optimisation and groundwater inversion "
-                 "(Zhang et al., UAI 2021, §4.2–4.3)",
     "BH-S": "BH-S — Goodridge, Moriarty, Vogrinc & Zocca, *Hopping between distant basins*, 2021",
     "GradSearch": "GradSearch — Lu, *Mitigating the failures of gradient-based program "
                   "synthesis*, 2021",
     "MaxEnt": "MaxEnt — Abramov, multidimensional moment-constrained maximum entropy (review)",
 }
+
+
+def _paper_key(name: str) -> str:
+    """``"BH-S"``, ``"bhs"`` and ``"bh_s"`` all name the same paper."""
+    return "".join(ch for ch in name.lower() if ch.isalnum())
+
+
+def experiments_of_paper(experiments: dict, paper: str) -> list[str]:
+    """Names of the experiments that reproduce ``paper`` (case and punctuation ignored)."""
+    wanted = _paper_key(paper)
+    return [name for name, exp in experiments.items() if _paper_key(exp.paper) == wanted]
 
 
 def build_document(profile: str, sections: list[tuple]) -> str:
@@ -82,6 +92,9 @@ def run_all(argv=None) -> int:
     parser.add_argument("--only", default=None,
                         help="comma-separated experiment names to run (default: all); the "
                              "document still shows every experiment's latest saved run")
+    parser.add_argument("--paper", default=None,
+                        help="run only the experiments of one paper: "
+                             + ", ".join(PAPERS) + " (case and punctuation ignored)")
     parser.add_argument("--out-root", type=Path, default=Path("results"))
     parser.add_argument("--docs", type=Path, default=REPO_ROOT / "docs",
                         help="folder of reproduction.md and figures/")
@@ -99,6 +112,13 @@ def run_all(argv=None) -> int:
         unknown = [n for n in to_run if n not in experiments]
         if unknown:
             parser.error(f"--only: unknown experiment(s) {unknown}; known: {sorted(experiments)}")
+    if args.paper:
+        if args.only:
+            parser.error("--paper and --only exclude each other")
+        to_run = experiments_of_paper(experiments, args.paper)
+        if not to_run:
+            known = sorted({exp.paper for exp in experiments.values()})
+            parser.error(f"--paper: no experiment reproduces {args.paper!r}; known: {known}")
     if args.collect:
         to_run = []
 

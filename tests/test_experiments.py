@@ -106,6 +106,41 @@ def test_partial_rebuild_keeps_saved_sections_and_reports_failures(tmp_path, mon
     assert len(calls) == 1
 
 
+def test_paper_selects_that_papers_experiments_only(tmp_path, monkeypatch):
+    ran = []
+
+    def recorder(name):
+        def run(args, ctx):
+            ran.append(name)
+            return name
+        return run
+
+    fakes = {name: common.Experiment(name=name, paper=paper, title=name, order=i,
+                                     run=recorder(name))
+             for i, (name, paper) in enumerate([("hop_a", "BH-S"), ("hop_b", "BH-S"),
+                                                 ("smooth", "DGS")])}
+    monkeypatch.setattr(reproduce, "discover", lambda: fakes)
+    root = ["--out-root", str(tmp_path / "r"), "--docs", str(tmp_path / "docs"), "--no-progress"]
+    assert reproduce.run_all(["--paper", "bhs", *root]) == 0  # "bhs" names "BH-S"
+    assert ran == ["hop_a", "hop_b"]
+
+
+def test_paper_names_cover_every_experiment():
+    experiments = common.discover()
+    by_paper = {p: reproduce.experiments_of_paper(experiments, p) for p in reproduce.PAPERS}
+    assert sorted(n for names in by_paper.values() for n in names) == sorted(experiments)
+    assert all(by_paper.values()), by_paper
+
+
+def test_unknown_paper_and_paper_with_only_are_rejected(capsys):
+    with pytest.raises(SystemExit):
+        reproduce.run_all(["--paper", "alchemy"])
+    assert "--paper: no experiment reproduces 'alchemy'" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        reproduce.run_all(["--paper", "dgs", "--only", "dgs_scaling"])
+    assert "--paper and --only exclude each other" in capsys.readouterr().err
+
+
 def test_fresh_discards_a_record_with_another_config(tmp_path):
     out = tmp_path / "sc"
     common.main(sweep_check.EXPERIMENT, ["--seeds", "8", "--out", str(out), "--no-progress"])
