@@ -125,3 +125,23 @@ def test_nonfinite_values_are_counted_and_never_best():
     final, trace = run(method, jax.random.key(0), jnp.array([-1.0, 1.0]), params, 10)
     assert np.isfinite(final.best_f) and final.best_x[0] <= 0
     assert 0 < int(trace.num_nonfinite.sum()) < 640
+
+
+def test_dtypes_survive_x64(compiled):
+    """Switching on float64 globally must not change the dtypes a method computes in: a
+    float32 start gives float32 state and diagnostics either way (no float64 literals
+    leaking in through ``jnp.array(0.0)`` and the like)."""
+    example = compiled.example
+
+    def dtypes():
+        out = jax.jit(lambda k, p: run(example.method, k, example.x0, p, example.num_steps))(
+            jax.random.key(0), example.params
+        )
+        leaves = jax.tree_util.tree_leaves_with_path(out)
+        return {jax.tree_util.keystr(path): leaf.dtype for path, leaf in leaves}
+
+    without_x64 = dtypes()
+    with jax.enable_x64(True):
+        with_x64 = dtypes()
+    changed = {k: (v, with_x64[k]) for k, v in without_x64.items() if with_x64[k] != v}
+    assert not changed, f"dtypes changed under x64: {changed}"

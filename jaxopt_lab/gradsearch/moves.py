@@ -27,7 +27,8 @@ import jax.numpy as jnp
 
 __all__ = ["onehot_padded", "switch_estimates", "flip_estimates", "candidate_mask",
            "exact_move_deltas",
-           "argmin_by_priority", "random_argmin", "move_from_uniforms", "random_move", "apply_move", "smoothed_onehot"]
+           "argmin_by_priority", "random_argmin", "move_from_uniforms", "random_move",
+           "apply_move", "smoothed_onehot"]
 
 
 def onehot_padded(z: jax.Array, max_card: int) -> jax.Array:

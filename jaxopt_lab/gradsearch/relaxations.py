@@ -188,7 +188,7 @@ def make(task, config: RelaxationConfig = RelaxationConfig()) -> Method:
         if kind in ("temp_softmax", "temp_softmax_reg"):
             return masked_softmax(logits / temperature(params, t))
         if kind == "gumbel":
-            g = jax.random.gumbel(key, valid.shape)
+            g = jax.random.gumbel(key, valid.shape, dtype=logits.dtype)
             tau = params.gumbel_temp * params.gumbel_decay ** t.astype(jnp.float32)
             return masked_softmax((logits + g) / tau)
         return masked_softmax(logits)

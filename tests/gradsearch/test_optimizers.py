@@ -273,3 +273,18 @@ def test_bad_params_and_config():
     bad = params._replace(beta=jnp.float32(2.0))
     with pytest.raises(ValueError, match="beta"):
         method.init(jax.random.key(0), task.space.sample(jax.random.key(0)), bad)
+    bad = params._replace(epsilon=jnp.float32(-0.5))
+    with pytest.raises(ValueError, match="epsilon"):
+        method.init(jax.random.key(0), task.space.sample(jax.random.key(0)), bad)
+    with pytest.raises(ValueError, match="epsilon"):
+        O.gradsearch_plus(task, epsilon=1.01)
+    with pytest.raises(ValueError, match="beta"):
+        O.gradsearch_avg(task, beta=1.5)
+    with pytest.raises(ValueError, match="reading"):
+        O.gradsearch_avg(task, reading="avg_loss")
+    with pytest.raises(ValueError, match="stall_steps"):
+        O.GradSearchConfig(loss_scaling=True, stall_steps=0)
+    with pytest.raises(ValueError, match="num_restarts"):
+        O.solve_with_restarts(method, params, task.space.sample, jax.random.key(0), 0, 10)
+    with pytest.raises(ValueError, match="x0"):  # wrong length
+        method.init(jax.random.key(0), jnp.zeros((7,), jnp.int32), params)

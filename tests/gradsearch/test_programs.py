@@ -155,3 +155,14 @@ def test_bad_input():
         nand.space.check(np.asarray([5, 0, 0, 0, 0, 0, 0, 0]))
     with pytest.raises(ValueError, match="shape"):
         nand.space.check(np.zeros(7, np.int32))
+    prog = {"type": [0, 3], "in1": [0, 0], "in2": [1, 0], "out": [0, 3]}  # wire 3 of W = 3
+    with pytest.raises(ValueError, match="cardinality"):
+        nand.space.flatten(prog)
+    with pytest.raises(ValueError, match="missing"):
+        nand.space.flatten({"type": [0, 3]})
+    with pytest.raises(ValueError, match="outputs"):  # output width does not match O
+        P.circuit_task(3, 2, 2, [[0, 1]], [[1]])
+    with pytest.raises(ValueError, match="num_inputs"):
+        P.dnf_task(jax.random.key(0), num_inputs=0)
+    with pytest.raises(ValueError, match="cardinality"):
+        P.DiscreteSpace((("x", (3,), 1),))
