@@ -10,6 +10,11 @@ a global minimiser (corrected minimisers, ../shared/specs/landscapes.md); the f-
 ``f - f* <= 1e-6 max(1, |f*|)`` is shown beside it. Efficiency is reported per CPU-second
 (the paper's eps is per 300 CPU-s of one serial core), and Fig. 3.1 plots
 ``ln(eps_s/eps_c)`` against ``ln(rho_s/rho_c)``, ours beside the paper's.
+
+Where a gap comes from a choice of ours, extra cells rerun the landscape under the paper's
+reading (``landscapes.get(name, reading="paper")``: Keane's single success centre,
+Whitley's notebook centre; Styblinski-Tang with the earlier short first L-BFGS step), and
+the section ends with a per-landscape account of every gap outside the ±5-point band.
 """
 
 from __future__ import annotations
@@ -17,10 +22,12 @@ from __future__ import annotations
 import math
 
 import jax
+import jax.numpy as jnp
+import numpy as np
 
-from experiments.bhs_common import Runner, fmt, record_cell, scipy_cell
+from experiments.bhs_common import MAX_MINIMISERS, Runner, fmt, record_cell, scipy_cell
 from experiments.common import Experiment, main, markdown_table
-from jaxopt_lab.basin_hopping import BHConfig
+from jaxopt_lab.basin_hopping import BHConfig, LBFGSConfig
 from jaxopt_lab.problems import landscapes
 
 NAMES = landscapes.names()
@@ -39,6 +46,10 @@ def add_arguments(parser):
                              "Egg-holder,Modified Rosenbrock,Rosenbrock; paper all)")
     parser.add_argument("--only", type=str, default=None,
                         help="comma-separated landscape names (default: all 19)")
+    parser.add_argument("--no-readings", action="store_true",
+                        help="skip the cells that rerun landscapes under the paper's reading "
+                             "(Keane, Whitley success centres; Styblinski-Tang with the "
+                             "short first L-BFGS step)")
 
 
 def _runners(num_chains):
@@ -112,6 +123,8 @@ def run(args, ctx) -> str:
                 f"{fmt(t['nus'])} / {fmt(res['bhs']['nu_s'])}",
                 f"{fmt(t['p_s'])} / {fmt(res['bhs']['p_s'])}",
             ])
+    readings = [] if args.no_readings else _readings(ctx, args, names, targets, runners, ours,
+                                                      budget, num_chains, seed)
     fig = _figure(ctx, ours, targets)
     headers = ["landscape", "ρ_c paper", "ρ_c ours", "ρ_c ours (f-gap)", "ρ_c SciPy",
                "ρ_s paper", "ρ_s ours", "ρ_s ours (f-gap)", "ρ_s SciPy BH-S",
@@ -137,16 +150,115 @@ def run(args, ctx) -> str:
         "",
         fig,
         "",
-        "Known traps (see ../shared/specs/landscapes.md): Mishra-03's minimiser sits on a cusp "
-        "and Whitley's is quartic-flat, so the 1e-5 ball measures how precisely the local "
-        "step lands (our autodiff L-BFGS lands far more precisely than finite-difference "
-        "L-BFGS-B, which raises our ρ there; compare the f-gap column). Cross Leg Table's "
-        "minimisers are both axes; like the paper we count only (0, 0). El Attar, Rana and "
-        "the other landscapes absent from the authors' notebooks use domains and forms "
-        "whose match with the paper's runs is unconfirmed. Egg-holder and Rana have "
-        "boundary minimisers; Schwefel-07 decreases outside the box.",
+        *readings,
+        "**Landscapes outside the ±5-point band, re-checked against "
+        "../shared/specs/landscapes.md** (the SciPy facts are from 8–12 CPU-s runs of the "
+        "same-script peers, scipy 1.17; the paper used scipy 1.6.2):",
+        "",
+        "- *Cross in Tray*, ρ_s: the minimum is extremely flat (power 0.1), so L-BFGS "
+        "stops on its ftol test before the 1e-5 ball; the faithful NumPy/SciPy BH-S does the "
+        "same (65%, 89 runs; f-gap 100%). Not a choice of ours; the f-gap column matches.",
+        "- *Cross Leg Table*: the minimisers are both axes; with (0, 0) as the only centre "
+        "nobody lands within 1e-5, with the whole set ('set' rule) nearly everyone would. "
+        "The paper's 15.5% / 12.7% fit neither reading; not reproducible.",
+        "- *Egg-holder*, ρ_s: the faithful NumPy/SciPy BH-S also exceeds the paper (49.5% "
+        "over 93 runs in docs/benchmarks/bhs.md); the rest of the gap to ours is unexplained.",
+        "- *Freudenstein-Roth*, ρ_c: since L-BFGS-B's unit first step became our default, "
+        "our Armijo halving search leaves the boundary basin near (10, −0.9) far more often "
+        "than L-BFGS-B's Moré–Thuente search (41% vs 2% of BH proposals from there, direct "
+        "comparison); with the short first step we had 82%. A remaining difference of our "
+        "local minimiser.",
+        "- *Keane*: closed by the paper's reading (one of the two minimisers), table above.",
+        "- *Mishra-03*: x* sits on a cusp where f is flat along the arc, so a 1e-5 ball is "
+        "almost unreachable for any L-BFGS; the faithful SciPy BH also scores 0 (4 runs). "
+        "The paper's 65.9% is not reproducible; compare the f-gap column.",
+        "- *Modified Rosenbrock*: ρ_c lies between Table 5.1's 5.3% and Table 3.2's 18.8% "
+        "(the paper's settings differ between them). ρ_s: with the notebook's tol = 1e-3 "
+        "our L-BFGS stops in the right basin but outside the ball (f-gap ≈ paper), while "
+        "SciPy's L-BFGS-B lands inside (100%, 15 runs): our backtracking line search, "
+        "a choice of ours without a paper option yet.",
+        "- *Price 02*, ρ_c: our basin-exit statistics from a local minimum equal SciPy's "
+        "L-BFGS-B's (direct comparison, 1500 proposals); SciPy BH gave 3/7 runs. Unresolved.",
+        "- *Schwefel-07*, ρ_s (d = 2): also lower with the f-gap rule, so not a landing "
+        "issue; unexplained.",
+        "- *Whitley*: the notebook scores a ball around its own L-BFGS-B's stopping point "
+        "(table above); the f-gap column matches the paper for both methods.",
+        "- *El Attar*, *Rana* and the other landscapes absent from the notebooks use "
+        "domains and forms whose match with the paper's runs is unconfirmed.",
     ]
     return "\n".join(text)
+
+
+def _methods(t):
+    return (("bh", dict(sigma_bh=t["bh_sigma_variance"], temperature=1.0, ratio=1)),
+            ("bhs", dict(sigma_skip=t["bhs_sigma_std"], num_skips=t["K"], temperature=0.0,
+                         ratio=-1)))
+
+
+def _readings(ctx, args, names, targets, runners, ours, budget, num_chains, seed) -> list:
+    """Reruns the landscapes whose gap comes from a choice of ours, under the paper's
+    reading: the success centres the paper's numbers imply (``landscapes.PAPER_READINGS``)
+    and, for Styblinski-Tang, the short first L-BFGS step (``first_step="scaled"``) used
+    before this session instead of L-BFGS-B's unit first step on a box (now the default)."""
+    rows = []
+    with jax.enable_x64(True):
+        for name in [n for n in names if n in landscapes.PAPER_READINGS]:
+            t, runner = targets[name], runners["periodic"]
+            xs = np.asarray(landscapes.get(name, reading="paper").x_star)
+            xs = np.concatenate([xs, np.repeat(xs[:1], MAX_MINIMISERS - len(xs), axis=0)])
+            res = {}
+            for method, kw in _methods(t):
+                params = runner.params(name, tol=t["tol"], **kw)._replace(
+                    x_star=jnp.asarray(xs, jnp.float64))
+                key = jax.random.fold_in(jax.random.fold_in(jax.random.key(ctx.root_seed),
+                                                            seed), 1000 + NAMES.index(name))
+                res[method] = record_cell(
+                    ctx, f"{name.replace(' ', '_')}/{method}_paper_reading",
+                    {"landscape": name, "method": method, "reading": "paper",
+                     "budget_cpu_s": budget, "num_chains": num_chains},
+                    seed, lambda: runner.run(name, params, key, budget))
+            rows.append([name, "x* = " + ", ".join(f"({a:.7g}, {b:.7g})" for a, b in
+                                                   landscapes.PAPER_READINGS[name]),
+                         fmt(t["rho_c"]), fmt(ours[name]["bh"]["rho"]), fmt(res["bh"]["rho"]),
+                         fmt(t["rho_s"]), fmt(ours[name]["bhs"]["rho"]),
+                         fmt(res["bhs"]["rho"])])
+        if "Styblinski-Tang" in names:
+            name, t = "Styblinski-Tang", targets["Styblinski-Tang"]
+            runner = Runner([landscapes.get(name)], BHConfig(
+                dim=2, kind="hybrid", max_skips=16, skip_block=16, restart=True,
+                local=LBFGSConfig(first_step="scaled")), num_chains)
+            res = {}
+            for method, kw in _methods(t):
+                params = runner.params(name, tol=t["tol"], **kw)
+                key = jax.random.fold_in(jax.random.fold_in(jax.random.key(ctx.root_seed),
+                                                            seed), 2000 + (method == "bhs"))
+                res[method] = record_cell(
+                    ctx, f"{name}/{method}_scaled_first_step",
+                    {"landscape": name, "method": method, "first_step": "scaled",
+                     "budget_cpu_s": budget, "num_chains": num_chains},
+                    seed, lambda: runner.run(name, params, key, budget))
+            rows.append([name, "ours before: short first L-BFGS step (`first_step=\"scaled\"`)"
+                         "; default now L-BFGS-B's unit first step",
+                         fmt(t["rho_c"]), fmt(res["bh"]["rho"]), fmt(ours[name]["bh"]["rho"]),
+                         fmt(t["rho_s"]), fmt(res["bhs"]["rho"]), fmt(ours[name]["bhs"]["rho"])])
+    if not rows:
+        return []
+    return [
+        "**Gaps from our choices, closed by the paper's reading.** Keane: the paper's ρ ≈ "
+        "50% for both methods is what counting only one of the two symmetric minimisers "
+        "gives. Whitley: the authors' notebook scores the 1e-5 ball around the point where "
+        "*its* finite-difference L-BFGS-B stops (0.9997112, 0.99971121), 4e-4 from the true "
+        "minimiser (1, 1); our autodiff L-BFGS stops elsewhere on the quartic-flat floor, so "
+        "that reading does not transfer (the f-gap column is the fair comparison). "
+        "Styblinski-Tang: L-BFGS-B takes a unit first step P(x − g) on a fully boxed "
+        "problem, which lets BH leave its basin; our earlier short first step did not "
+        "(ρ_c 44% → 100%). Columns 'corrected' are the main table's values.",
+        "",
+        markdown_table(["landscape", "paper's reading", "ρ_c paper", "ρ_c corrected / before",
+                        "ρ_c paper's reading / now", "ρ_s paper", "ρ_s corrected / before",
+                        "ρ_s paper's reading / now"], rows),
+        "",
+    ]
 
 
 def _get(sp, method, key, digits=1):

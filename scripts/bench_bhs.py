@@ -1,6 +1,7 @@
 """Benchmark: successes per CPU-second, vectorised JAX chains vs NumPy/SciPy references.
 
     python scripts/bench_bhs.py [--budget 20] [--ref-budget 30] [--chains 1024,4096]
+    python scripts/bench_bhs.py --schwefel-dim 8 --budget 8 --chains 512
 
 In one process, on Egg-holder and Modified Rosenbrock with Table 5.1's settings:
   * BH-S: our vectorised chains (float64) vs a faithful NumPy/SciPy BH-S (the authors'
@@ -50,7 +51,12 @@ def main(argv=None):
                         help="asynchronous mode: L-BFGS iterations per step (0: synchronous)")
     parser.add_argument("--cases", type=str, default=",".join(CASES))
     parser.add_argument("--json", type=Path, default=None, help="write the figures here")
+    parser.add_argument("--schwefel-dim", type=int, default=0,
+                        help="instead: BH-S on Schwefel-07 in this dimension (Fig 3.4 "
+                             "settings), implementation settings compared in one process")
     args = parser.parse_args(argv)
+    if args.schwefel_dim:
+        return schwefel(args)
     chain_counts = [int(c) for c in args.chains.split(",")]
     out = {"machine": {"platform": platform.platform(), "cpu_count": os.cpu_count(),
                        "backend": jax.default_backend(),
@@ -102,6 +108,50 @@ def main(argv=None):
                           f"(compile {runner.compile_s:.1f} s)", flush=True)
     if args.json is not None:
         args.json.write_text(json.dumps(out, indent=1, default=float))
+
+
+# (label, config overrides, Runner local_steps); the first row is the reference.
+SCHWEFEL_SETTINGS = (
+    ("async m=2, float64, block 16 (last session)", dict(skip_block=16), 2),
+    ("sync, float64, block 16", dict(skip_block=16), None),
+    ("sync, float64, block 50", dict(skip_block=50), None),
+    ("sync, float32 chain, block 50 (new default)", dict(skip_block=50,
+                                                         skip_dtype="float32"), None),
+)
+
+
+def schwefel(args):
+    """BH-S on Schwefel-07 (sigma = 20 as a variance, i.i.d. radii, K = 200, first-point
+    wrap, radius 1e-3, float64 chains): successes per CPU-second of implementation settings
+    that leave the algorithm unchanged, against the first one, in one process."""
+    d = args.schwefel_dim
+    n = int(args.chains.split(",")[0])
+    ls = landscapes.schwefel07(d)
+    print(f"# Schwefel-07 d={d}, {n} chains, {args.budget} CPU-s per setting, "
+          f"backend={jax.default_backend()}")
+    print("setting | runs | succ | rho% | succ/cpu_s | evals/cpu_s | perturb evals % | ratio")
+    ref = None
+    rows = []
+    with jax.enable_x64(True):
+        for label, over, local_steps in SCHWEFEL_SETTINGS:
+            config = BHConfig(dim=d, kind="bhs", max_skips=200, skip_radii="iid",
+                              skip_sigma="variance", skip_boundary="first", restart=True,
+                              **over)
+            runner = Runner([ls], config, n, steps_per_call=10, local_steps=local_steps)
+            params = runner.params("Schwefel-07", sigma_skip=20.0, num_skips=200,
+                                   temperature=0.0, ratio=-1, radius=1e-3)
+            res = runner.run("Schwefel-07", params, jax.random.key(d), args.budget)
+            rate = res["success_per_cpu_s"]
+            ref = rate if ref is None else ref
+            evals = res["evals_perturb"] + res["evals_local"]
+            ratio = rate / ref if ref else float("nan")
+            rows.append(dict(setting=label, ratio=ratio, **res))
+            print(f"{label} | {res['runs']} | {res['successes']} | {res['rho']:.1f} | "
+                  f"{rate:.2f} | {evals / res['cpu_s']:.3g} | "
+                  f"{100 * res['evals_perturb'] / max(evals, 1):.0f} | {ratio:.2f}", flush=True)
+    if args.json is not None:
+        args.json.write_text(json.dumps({"schwefel_dim": d, "rows": rows}, indent=1,
+                                        default=float))
 
 
 if __name__ == "__main__":

@@ -20,18 +20,22 @@ import jax.numpy as jnp
 
 from jaxopt_lab import registry
 from jaxopt_lab.basin_hopping import chains, local, metrics, perturb
-from jaxopt_lab.basin_hopping.chains import (BHConfig, BHInfo, BHParams, BHState, make,
-                                             make_params, metropolis_accept, restart_state,
+from jaxopt_lab.basin_hopping.chains import (BHConfig, BHInfo, BHParams, BHState, Phases,
+                                             Proposal, make, make_params, make_phases,
+                                             metropolis_accept, restart_state,
                                              validate_params)
 from jaxopt_lab.basin_hopping.local import LBFGSConfig, LocalParams, make_lbfgs
 from jaxopt_lab.basin_hopping.metrics import (BudgetResult, Summary, run_budget,
-                                              run_to_completion, summarize, uniform_starts)
+                                              run_to_completion, summarize, time_split,
+                                              uniform_starts)
 from jaxopt_lab.basin_hopping.perturb import random_walk, skipping_chain, wrap
 
-__all__ = ["BHConfig", "BHInfo", "BHParams", "BHState", "make", "make_params", "restart_state",
+__all__ = ["BHConfig", "BHInfo", "BHParams", "BHState", "Phases", "Proposal", "make",
+           "make_phases", "make_params", "restart_state",
            "metropolis_accept", "validate_params", "LBFGSConfig", "LocalParams", "make_lbfgs",
            "random_walk", "skipping_chain", "wrap", "BudgetResult", "Summary", "run_budget",
-           "run_to_completion", "summarize", "uniform_starts", "chains", "local", "metrics",
+           "run_to_completion", "summarize", "time_split", "uniform_starts", "chains", "local",
+           "metrics",
            "perturb"]
 
 

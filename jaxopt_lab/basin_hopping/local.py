@@ -6,10 +6,13 @@ projected quasi-Newton):
 
   * variables at a bound whose gradient pushes outwards are *active* and frozen this
     iteration; the L-BFGS two-loop recursion (memory ``m``) acts on the free ones;
-  * a backtracking line search along the projected path ``P(x + t d)`` with the Armijo
-    condition ``f(P(x + t d)) <= f(x) + c1 g.(P(x + t d) - x)``; the ``num_line_search``
-    trial steps ``t0 2^-j`` are evaluated as one batch and the first acceptable one is
-    taken (``t0 = min(1, 1/|d|)`` on the first iteration, as L-BFGS-B does, else 1);
+  * a backtracking line search with the Armijo condition
+    ``f(z) <= f(x) + c1 g.(z - x)`` over ``num_line_search`` trial points evaluated as one
+    batch, the first acceptable one taken. With ``first_step="boxed"`` (default) the
+    trials are ``z_j = x + 2^-j (P(x + t0 d) - x)`` on the segment to the projected full
+    step, as L-BFGS-B searches, with ``t0 = 1`` (L-BFGS-B's first step on a fully boxed
+    problem: ``P(x - g)``); with ``"scaled"`` they are ``P(x + t0 2^-j d)`` on the projected
+    path with ``t0 = min(1, 1/|d|)`` on the first iteration (see :class:`LBFGSConfig`);
   * stopping as L-BFGS-B: ``|P(x - g) - x|_inf <= gtol`` or
     ``(f_k - f_{k+1}) <= ftol max(|f_k|, |f_{k+1}|, 1)``, a failed line search, or the
     fixed iteration cap ``max_iter``; each point carries its own ``done`` flag and status.
@@ -36,9 +39,10 @@ import jax.numpy as jnp
 
 __all__ = ["LBFGSConfig", "LocalParams", "LBFGSState", "LocalMinimizer", "make_lbfgs",
            "CONVERGED_GTOL", "CONVERGED_FTOL", "MAX_ITER", "LINE_SEARCH_FAILED", "NONFINITE",
-           "RUNNING"]
+           "RUNNING", "FIRST_STEPS"]
 
 RUNNING, CONVERGED_GTOL, CONVERGED_FTOL, MAX_ITER, LINE_SEARCH_FAILED, NONFINITE = range(6)
+FIRST_STEPS = ("boxed", "scaled")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,12 +54,20 @@ class LBFGSConfig:
       max_iter: iteration cap (each iteration: one line search + one gradient).
       num_line_search: number of halvings tried by the line search.
       c1: Armijo constant.
+      first_step: initial trial step of the first iteration (direction ``-g``):
+        ``"boxed"`` (default) follows L-BFGS-B (``lnsrlb``): ``t0 = 1`` when every variable
+        has finite bounds, else ``min(1, 1/|g|)``. The first trial is then the projected
+        gradient point ``P(x - g)``, which can leave the start's basin when ``|g|`` is
+        large; the paper's BH inherits these jumps (e.g. Styblinski-Tang, Table 5.1).
+        ``"scaled"``: always ``min(1, 1/|g|)`` (L-BFGS-B's rule for a problem that is not
+        fully boxed; a short first step that stays in the start's basin).
     """
 
     memory: int = 10
     max_iter: int = 100
     num_line_search: int = 12
     c1: float = 1e-4
+    first_step: str = "boxed"
 
     def __post_init__(self):
         for name in ("memory", "max_iter", "num_line_search"):
@@ -64,6 +76,8 @@ class LBFGSConfig:
                 raise ValueError(f"{name} must be an int >= 1, got {value!r}")
         if not 0.0 < self.c1 < 1.0:
             raise ValueError(f"c1 must be in (0, 1), got {self.c1!r}")
+        if self.first_step not in FIRST_STEPS:
+            raise ValueError(f"first_step must be one of {FIRST_STEPS}, got {self.first_step!r}")
 
 
 class LocalParams(NamedTuple):
@@ -201,11 +215,20 @@ def make_lbfgs(objective: Callable[[jax.Array], jax.Array],
         free = free.astype(dtype)
         d = direction(state, free)
         d_norm = jnp.sqrt(jnp.dot(d, d))
-        t0 = jnp.where(state.count == 0, jnp.minimum(1.0, 1.0 / jnp.maximum(d_norm, 1e-30)),
-                       1.0).astype(dtype)
-        ts = t0 * 0.5 ** jnp.arange(config.num_line_search, dtype=dtype)
-        trials = jnp.clip(state.x[None, :] + ts[:, None] * d[None, :], lower[None, :],
-                          upper[None, :])
+        scaled = jnp.minimum(1.0, 1.0 / jnp.maximum(d_norm, 1e-30))
+        if config.first_step == "boxed":
+            boxed = jnp.all(jnp.isfinite(lower) & jnp.isfinite(upper))
+            scaled = jnp.where(boxed, 1.0, scaled)
+        t0 = jnp.where(state.count == 0, scaled, 1.0).astype(dtype)
+        halvings = 0.5 ** jnp.arange(config.num_line_search, dtype=dtype)
+        if config.first_step == "boxed":
+            # L-BFGS-B searches along the segment from x to the feasible point P(x + t0 d).
+            seg_end = jnp.clip(state.x + t0 * d, lower, upper)
+            trials = state.x[None, :] + halvings[:, None] * (seg_end - state.x)[None, :]
+            trials = jnp.clip(trials, lower[None, :], upper[None, :])  # rounding only
+        else:
+            trials = jnp.clip(state.x[None, :] + (t0 * halvings)[:, None] * d[None, :],
+                              lower[None, :], upper[None, :])
         f_trials, bad_trials = jax.vmap(safe_value)(trials)
         decrease = (trials - state.x[None, :]) @ state.g
         armijo = (f_trials <= state.f + config.c1 * decrease) & jnp.isfinite(f_trials)

@@ -10,9 +10,8 @@ Definitions follow Sec. 3 and Table 5.1 of [1] (see ../shared/specs/basin_hoppin
   point (every BH step, a skip chain halting at ``k = 1``), ``nu_s`` the mean path length
   ``R_1 + ... + R_k`` of accepted skip chains with ``k > 1``; pooled over every accepted
   move of the budget, as the authors' code does; ``P_s = 100 #(k > 1) / #(moved)``;
-* Table 3.1's time split: :func:`time_split` times the same batch twice, once with the
-  projected L-BFGS and once with a local step that does nothing, so
-  ``local time = total - perturbation-only time``.
+* Table 3.1's time split: :func:`time_split` calls the two compiled halves of each step
+  (perturbation, then local minimisation + acceptance) alternately and times each.
 
 Runs are launched back to back in every chain (``BHConfig(restart=True)``), so a budget is
 spent as ``calls of steps_per_call steps`` until the next call would overrun it.
@@ -22,6 +21,7 @@ spent as ``calls of steps_per_call steps`` until the next call would overrun it.
 
 from __future__ import annotations
 
+import functools
 import time
 from typing import NamedTuple
 
@@ -29,12 +29,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxopt_lab.basin_hopping.chains import BHState, make, restart_state, validate_params
-from jaxopt_lab.basin_hopping.local import LBFGSState, LocalMinimizer
+from jaxopt_lab.basin_hopping.chains import BHState, Phases, restart_state, validate_params
 from jaxopt_lab.core import Method
 
 __all__ = ["Summary", "BudgetResult", "summarize", "uniform_starts", "run_to_completion",
-           "run_budget", "identity_local", "time_split"]
+           "run_budget", "time_split"]
 
 
 class Summary(NamedTuple):
@@ -196,46 +195,72 @@ def run_budget(method: Method, key: jax.Array, params, *, num_chains: int, budge
                         success_per_cpu_s=summary.num_success / cpu, state=state)
 
 
-def identity_local(objective, memory: int = 10) -> LocalMinimizer:
-    """A local step that only evaluates the (clipped) point: for timing perturbations.
+@functools.lru_cache(maxsize=32)
+def _jitted_halves(phases):
+    # Cached so that repeated calls with the same Phases / builder reuse their compilation.
+    build = (lambda *a: phases) if isinstance(phases, Phases) else phases
+    perturb = jax.jit(lambda k, s, p, *a: build(*a).perturb(k, s, p))
+    finish = jax.jit(lambda k, s, p, prop, *a: build(*a).finish(k, s, p, prop)[0])
+    return perturb, finish
 
-    Its state has the shapes of the projected L-BFGS state with ``memory`` pairs.
+
+def time_split(phases, key: jax.Array, params, *, num_chains: int, num_steps: int,
+               args: tuple = (), dtype=jnp.float32, memory: int = 10) -> dict:
+    """Seconds spent in the perturbation vs the local minimisation (Table 3.1 of [1]).
+
+    Runs ``num_steps`` steps of ``num_chains`` chains (back-to-back runs from uniform
+    starts, as :func:`run_budget`) with the step split in its two compiled halves
+    (:class:`~jaxopt_lab.basin_hopping.chains.Phases`), which are called alternately and
+    timed separately on the *same* trajectory: step ``i`` uses ``fold_in(key, i)`` and gives
+    exactly the state of ``method.step``. "local" is everything after the perturbation:
+    the local minimisation, the acceptance test and the tallies (the paper subtracts its
+    accept-test and callback time; ours are a few element-wise operations). Compilation
+    (one warm-up call of each half on a throw-away state) is not timed; the compiled halves
+    are cached per ``phases`` object, so later calls with the same shapes do not recompile.
+
+    Args:
+      phases: a :class:`Phases`, or a function ``build(*args) -> Phases`` called under jit
+        with ``args`` traced (e.g. a landscape index for ``lax.switch``, so that one
+        compiled program serves several objectives).
+      key: PRNG key.
+      params: :class:`~jaxopt_lab.basin_hopping.chains.BHParams`.
+      num_chains: chains side by side (the method must be built with ``restart=True``).
+      num_steps: steps (ticks in asynchronous mode) to time.
+      args: extra arguments of ``build``.
+      dtype: floating dtype of the chains; memory: L-BFGS memory of the local minimiser.
+
+    Returns:
+      ``{"perturb_s", "local_s", "total_s"}`` (wall-clock), the same with ``_cpu`` (process
+      CPU time, all threads), ``"num_runs"``, ``"num_success"``, ``"num_success_f"``,
+      ``"evals_perturb"``, ``"evals_local"`` and ``"state"`` (the final ``BHState``).
     """
+    if isinstance(num_chains, bool) or not isinstance(num_chains, int) or num_chains < 1:
+        raise ValueError(f"num_chains must be an int >= 1, got {num_chains!r}")
+    if isinstance(num_steps, bool) or not isinstance(num_steps, int) or num_steps < 1:
+        raise ValueError(f"num_steps must be an int >= 1, got {num_steps!r}")
+    if not isinstance(phases, Phases) and not callable(phases):
+        raise ValueError("phases must be a Phases or a function returning one")
+    perturb, finish = _jitted_halves(phases)
+    state = restart_state(num_chains, params.lower.shape[0], dtype, memory)
+    warm = perturb(key, state, params, *args)
+    jax.block_until_ready(finish(key, state, params, warm, *args))
+    clocks = {"perturb": [0.0, 0.0], "local": [0.0, 0.0]}
 
-    def minimize(x0, lower, upper, params):
-        del params
-        x = jnp.clip(x0, lower, upper)
-        f = objective(x)
-        bad = ~jnp.isfinite(f)
-        z = jnp.zeros((), jnp.int32)
-        hist = jnp.zeros((memory,) + x.shape, x.dtype)
-        return LBFGSState(x=x, f=jnp.where(bad, jnp.inf, f).astype(x.dtype), g=jnp.zeros_like(x),
-                          s_hist=hist, y_hist=hist, rho=jnp.zeros((memory,), x.dtype), head=z,
-                          count=z, iteration=z, done=jnp.ones((), bool), status=z,
-                          num_evals=jnp.ones((), jnp.int32), num_nonfinite=bad.astype(jnp.int32))
+    def timed(label, fn, *a):
+        w, c = time.perf_counter(), time.process_time()
+        out = jax.block_until_ready(fn(*a))
+        clocks[label][0] += time.perf_counter() - w
+        clocks[label][1] += time.process_time() - c
+        return out
 
-    def step(state, lower, upper, params):
-        return state
-
-    return LocalMinimizer(init=minimize, step=step, minimize=minimize, config=None)
-
-
-def time_split(objective, config, key: jax.Array, params, *, num_chains: int, num_steps: int,
-               dtype=jnp.float32) -> dict:
-    """Seconds spent in perturbation vs local minimisation for ``num_steps`` steps.
-
-    Runs the same batch with the projected L-BFGS and with :func:`identity_local`;
-    ``local_s = total_s - perturb_s``. Returns ``{"total_s", "perturb_s", "local_s",
-    "num_success"}`` (successes of the full run, to report seconds per success).
-    """
-    out = {}
-    for label, local in (("total", None),
-                         ("perturb", identity_local(objective, config.local.memory))):
-        method = make(objective, config, local=local)
-        res = run_budget(method, key, params, num_chains=num_chains, budget_s=1e9,
-                         steps_per_call=num_steps, max_calls=1, dtype=dtype)
-        out[f"{label}_s"] = res.wall_s
-        if label == "total":
-            out["num_success"] = res.summary.num_success
-    out["local_s"] = max(out["total_s"] - out["perturb_s"], 0.0)
-    return out
+    for i in range(num_steps):
+        k = jax.random.fold_in(key, i)
+        prop = timed("perturb", perturb, k, state, params, *args)
+        state = timed("local", finish, k, state, params, prop, *args)
+    s = summarize(state)
+    (pw, pc), (lw, lc) = clocks["perturb"], clocks["local"]
+    return {"perturb_s": pw, "local_s": lw, "total_s": pw + lw, "perturb_cpu_s": pc,
+            "local_cpu_s": lc, "total_cpu_s": pc + lc, "num_runs": s.num_runs,
+            "num_success": s.num_success, "num_success_f": s.num_success_f,
+            "evals_perturb": s.num_evals_perturb, "evals_local": s.num_evals_local,
+            "state": state}

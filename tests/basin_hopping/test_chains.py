@@ -132,8 +132,12 @@ def test_nonfinite_objective_is_counted_and_never_accepted():
     params = make_params([-4.0, -4.0], [4.0, 4.0], sigma_skip=2.0, num_skips=10,
                          temperature=1.0)
     x0 = uniform_starts(jax.random.key(2), [-4.0, -4.0], [2.0, 4.0], 16)
+    init = jax.jit(method.init)(jax.random.key(0), x0, params)
     final, trace = jax.jit(lambda k: run(method, k, x0, params, 8))(jax.random.key(3))
     assert int(jnp.sum(final.num_nonfinite)) > 0
+    # Info.num_nonfinite of every step adds up to the state's count (init's included)
+    assert int(jnp.sum(final.num_nonfinite)) == int(jnp.sum(init.num_nonfinite)) + int(
+        jnp.sum(trace.num_nonfinite))
     assert bool(jnp.all(jnp.isfinite(final.fx))) and bool(jnp.all(jnp.isfinite(final.x)))
     assert bool(jnp.all(final.x[:, 0] <= 2.0))
 
@@ -162,6 +166,12 @@ def test_bad_input_raises_before_tracing():
         "num_skips": good._replace(num_skips=jnp.int32(0)),
         "temperature": good._replace(temperature=jnp.float32(-1.0)),
         "ratio": good._replace(ratio=jnp.int32(0)),
+        "params.lower": good._replace(lower=jnp.asarray([jnp.nan, -5.0])),
+        "params.sigma_skip": good._replace(sigma_skip=jnp.float32(jnp.nan)),
+        "params.gtol": good._replace(gtol=jnp.float32(-1e-5)),
+        "params.ftol": good._replace(ftol=jnp.float32(jnp.inf)),
+        "params.radius": good._replace(radius=jnp.float32(-1.0)),
+        "params.x_star": good._replace(x_star=jnp.zeros((2, 3))),
     }
     for match, params in cases.items():
         with pytest.raises(ValueError, match=match):
@@ -178,3 +188,38 @@ def test_bad_input_raises_before_tracing():
         BHConfig(dim=2, kind="sa")
     with pytest.raises(ValueError, match="skip_radii"):
         BHConfig(dim=2, skip_radii="mixed")
+
+
+def test_nonfinite_values_are_counted_in_info_async():
+    # (the synchronous step is checked in the test above)
+    def holey(x):
+        return jnp.where(x[0] > 1.0, jnp.inf, jnp.sum((x - 0.5) ** 2) + jnp.cos(4 * x[1]))
+
+    params = make_params([-3.0, -3.0], [3.0, 3.0], sigma_skip=1.5, num_skips=6)
+    x0 = uniform_starts(jax.random.key(5), [-3.0, -3.0], [1.0, 3.0], 8)
+    method = make(holey, BHConfig(dim=2, kind="bhs", max_skips=6, local_steps=2))
+    init = jax.jit(method.init)(jax.random.key(0), x0, params)
+    final, trace = jax.jit(lambda k: run(method, k, x0, params, 10))(jax.random.key(6))
+    per_step = int(jnp.sum(trace.num_nonfinite))
+    assert per_step > 0
+    assert int(jnp.sum(final.num_nonfinite)) == int(jnp.sum(init.num_nonfinite)) + per_step
+    assert bool(jnp.all(jnp.isfinite(final.fx))) and bool(jnp.all(final.x[:, 0] <= 1.0))
+
+
+def test_run_budget_bad_input():
+    method = make(_flat, BHConfig(dim=2, kind="bhs", max_skips=4, restart=True))
+    params = make_params([-1.0, -1.0], [1.0, 1.0], num_skips=4)
+    key = jax.random.key(0)
+    with pytest.raises(ValueError, match="budget_s"):
+        run_budget(method, key, params, num_chains=2, budget_s=0.0)
+    with pytest.raises(ValueError, match="clock"):
+        run_budget(method, key, params, num_chains=2, budget_s=1.0, clock="gpu")
+    with pytest.raises(ValueError, match="num_chains"):
+        run_budget(method, key, params, num_chains=0, budget_s=1.0)
+    frozen = make(_flat, BHConfig(dim=2, kind="bhs", max_skips=4, restart=False))
+    with pytest.raises(ValueError, match="restart"):
+        run_budget(frozen, key, params, num_chains=2, budget_s=1.0)
+    with pytest.raises(ValueError, match="restart"):
+        run_to_completion(method, key, jnp.zeros((2, 2)), params, max_steps=3)
+    with pytest.raises(ValueError, match="skip_dtype"):
+        BHConfig(dim=2, skip_dtype="int32")

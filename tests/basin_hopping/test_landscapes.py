@@ -102,3 +102,18 @@ def test_bad_input():
         L.schwefel07(0)
     with pytest.raises(ValueError, match="rule"):
         L.success(L.get("Rosenbrock"), np.zeros(2), rule="bogus")
+
+
+def test_paper_readings():
+    keane = L.get("Keane", reading="paper")
+    assert keane.x_star.shape == (1, 2)
+    assert abs(keane.np_fn(keane.x_star[0]) - keane.f_star) <= 1e-12
+    # the other minimiser is as good but no longer counts
+    other = L.get("Keane").x_star[1]
+    assert L.success(keane, other[None]).tolist() == [False]
+    whitley = L.get("Whitley", reading="paper")
+    c = whitley.x_star[0]
+    assert 3e-4 < np.linalg.norm(c - 1.0) < 5e-4 and whitley.np_fn(c) < 1e-6
+    assert L.get("Rosenbrock", reading="paper").x_star.tolist() == [[1.0, 1.0]]
+    with pytest.raises(ValueError, match="reading"):
+        L.get("Keane", reading="authors")

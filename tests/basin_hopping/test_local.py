@@ -1,5 +1,7 @@
 """Projected L-BFGS against SciPy's L-BFGS-B on smooth problems, with and without bounds."""
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -97,3 +99,47 @@ def test_bad_config():
         LBFGSConfig(memory=0)
     with pytest.raises(ValueError, match="c1"):
         LBFGSConfig(c1=1.5)
+
+
+def _styblinski(x, xp=jnp):
+    return 0.5 * xp.sum(x ** 4 - 16.0 * x ** 2 + 5.0 * x)
+
+
+@functools.lru_cache(maxsize=1)
+def _styblinski_proposals_and_scipy_minima():
+    rng = np.random.default_rng(0)
+    ys = np.array([2.746803, -2.903534]) + rng.standard_normal((300, 2))
+    ref = np.array([minimize(_styblinski, y, args=(np,), method="L-BFGS-B",
+                             bounds=[(-5.0, 5.0)] * 2).x for y in ys])
+    return ys, ref
+
+
+@pytest.mark.parametrize("first_step", ["boxed", "scaled"])
+def test_first_step_rule_follows_lbfgsb_on_a_box(first_step):
+    # L-BFGS-B on a fully boxed problem takes t = 1 on its first iteration, so from points
+    # with a large gradient it often leaves the start's basin (the paper's BH relies on
+    # it). "boxed" reproduces SciPy's basin statistics; "scaled" stays in the start basin.
+    ys, ref = _styblinski_proposals_and_scipy_minima()
+    lo, hi = np.full(2, -5.0), np.full(2, 5.0)
+    with jax.enable_x64(True):
+        lm = make_lbfgs(_styblinski, LBFGSConfig(first_step=first_step))
+        st = jax.jit(jax.vmap(lm.minimize, in_axes=(0, None, None, None)))(
+            jnp.asarray(ys), jnp.asarray(lo), jnp.asarray(hi),
+            LocalParams(jnp.float64(2.2e-9), jnp.float64(1e-5)))
+        ours = np.asarray(st.x)
+    start_basin = np.sign(np.clip(ys, lo, hi) - 0.157)  # the 1-D barrier is at x = 0.157
+    left_ours = np.any(np.sign(ours - 0.157) != start_basin, axis=1)
+    left_ref = np.any(np.sign(ref - 0.157) != start_basin, axis=1)
+    same = np.all(np.abs(ours - ref) < 1e-3, axis=1)
+    assert left_ref.mean() > 0.08  # SciPy leaves its start basin in ~13% of the cases
+    if first_step == "boxed":
+        assert abs(left_ours.mean() - left_ref.mean()) < 0.1
+        assert same[left_ref].mean() > 0.5  # mostly the same far basin as SciPy
+        assert same.mean() > 0.85
+    else:
+        assert left_ours.mean() < 0.03 and same[left_ref].mean() == 0.0
+
+
+def test_bad_first_step():
+    with pytest.raises(ValueError, match="first_step"):
+        LBFGSConfig(first_step="unit")
