@@ -105,14 +105,16 @@ def run(args, ctx) -> str:
 
 
 def _sweep(ctx, run_fn, config, cell):
-    """Runs ``run_fn`` over ``ctx.seeds`` (one ``jit(vmap)`` call) and records it.
+    """Runs ``run_fn`` over ``ctx.seeds`` (one seed at a time, one ``jit``) and records it.
 
-    **Workaround**: vmapped over seeds (through :func:`jaxopt_lab.sweep.sweep` or a plain
-    ``jit(vmap)``) this run stalled for 10+ minutes on a 2-core CPU, while one seed at a
-    time takes seconds (suspect: under ``vmap`` DGS's perturbation ``cond`` becomes a
-    ``select`` and runs a batched 257 x 257 QR every step; not diagnosed further). So the
-    seeds run one by one through one ``jit``, with the same keys
-    ``fold_in(key(root_seed), s)``. Finished cells are reloaded (resume).
+    The seeds run one by one through one ``jit`` (keys ``fold_in(key(root_seed), s)``);
+    finished cells are reloaded (resume). History: vmapped over seeds this run used to
+    deadlock on XLA:CPU (DGS's perturbation ``cond`` became a ``select`` whose batched QR ran
+    concurrently with the simulator's batched Cholesky; both LAPACK kernels waited for the
+    same 2 pool threads, docs/benchmarks/dgs.md §4). ``make_dgs`` now batches the
+    perturbation as one unbatched ``cond`` per run, and ``ctx.sweep`` gives the same numbers,
+    but one seed at a time stays cheaper on 2 CPU cores (each DGS step is already a batch
+    of 1028 simulations).
     """
     from jaxopt_lab.results import RunRecord
 

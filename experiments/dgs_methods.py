@@ -16,6 +16,7 @@ learning-rate decay; evosax methods their defaults with ``std_init = 0.25 w``.
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Callable, NamedTuple
 
@@ -29,7 +30,10 @@ from jaxopt_lab.problems import highdim as hd
 JAX_METHODS = ("DGS", "AdaDGS", "ES-Bpop", "Nesterov", "FD")
 EVOSAX_METHODS = ("CMA-ES", "Sep-CMA-ES", "ASEBO", "PSO", "DE")
 SCIPY_METHODS = ("Powell", "Cobyla")
-ALL_METHODS = JAX_METHODS + EVOSAX_METHODS + SCIPY_METHODS
+# run one seed at a time in Python (not vmapped): SciPy, and IPOP-CMA-ES whose restarts
+# change the population size (a static shape)
+PYTHON_METHODS = SCIPY_METHODS + ("IPOP-CMA-ES",)
+ALL_METHODS = JAX_METHODS + EVOSAX_METHODS + PYTHON_METHODS
 NUM_POINTS = 5
 
 
@@ -207,6 +211,60 @@ def run_fn(name: str, fname: str, dim: int, total: int, num_checkpoints: int,
                      inst.x_opt)
 
     return fn
+
+
+# ------------------------------------------------------------------ IPOP-CMA-ES (evosax)
+
+
+@functools.lru_cache(maxsize=None)
+def _instance_loss(fname: str):
+    """``loss(x, inst)``: one function object per benchmark, so compiled loops are reused."""
+    f = hd.standard(fname)
+
+    def loss(x, inst):
+        return f(inst.rotation @ (x - inst.x_opt))
+
+    return loss
+
+
+def ipop_run(fname: str, dim: int, key, total: int, num_checkpoints: int):
+    """IPOP-CMA-ES (experiments/dgs_ipop.py) on the instance drawn from ``key``.
+
+    First run from the instance's ``x0``, ``std_init = 0.25 w`` (as our plain CMA-ES),
+    population ``4 + 3 ln d`` doubled at every restart; the cosine distance is taken on the
+    path of distribution means (restart jumps included).
+    """
+    from experiments.dgs_ipop import ipop_cma_es
+
+    k_inst, k_run = jax.random.split(key)
+    inst = hd.sample_instance(k_inst, fname, dim)
+    lo, hi = hd.DOMAINS[hd.IDS.get(fname, fname)]
+    res = ipop_cma_es(_instance_loss(hd.IDS.get(fname, fname)), dim, k_run, total, lo, hi,
+                      x0=inst.x0, std_init=0.25 * (hi - lo), record_mean=True, aux=inst)
+    path = np.concatenate([np.asarray(inst.x0)[None], res.trace_mean])
+    x_opt = np.asarray(inst.x_opt, np.float64)
+    p = path.astype(np.float64)
+    steps, to = p[1:] - p[:-1], x_opt[None, :] - p[:-1]
+    ns, no = np.linalg.norm(steps, axis=1), np.linalg.norm(to, axis=1)
+    ok = (ns > 0) & (no > 0)
+    cosd = 1 - np.sum(steps * to, axis=1)[ok] / (ns[ok] * no[ok])
+    grid = np.linspace(total / num_checkpoints, total, num_checkpoints).astype(int)
+    idx = np.searchsorted(res.trace_evals, grid, side="right") - 1
+    tb = np.where(idx >= 0, res.trace_best[np.maximum(idx, 0)], np.inf)
+    final = float(hd.objective(fname, inst)(jnp.asarray(p[-1], inst.x0.dtype)))
+    return {"best_f": res.best_f, "final_f": final,
+            "cos_dist": float(np.mean(cosd)) if ok.any() else np.nan,
+            "cos_steps": int(ok.sum()), "cos_skipped": int((~ok).sum()),
+            "num_evals": res.num_evals, "trace_best": tb, "trace_f": tb,
+            "trace_evals": grid, "restarts": len(res.population_sizes) - 1,
+            "final_popsize": res.population_sizes[-1]}
+
+
+def python_run(name: str, fname: str, dim: int, key, total: int, num_checkpoints: int):
+    """One seed of a method of :data:`PYTHON_METHODS`."""
+    if name == "IPOP-CMA-ES":
+        return ipop_run(fname, dim, key, total, num_checkpoints)
+    return scipy_run(name, fname, dim, key, total, num_checkpoints)
 
 
 # ------------------------------------------------------------------ SciPy (NumPy, float64)

@@ -46,6 +46,12 @@ def add_arguments(parser):
     parser.add_argument("--methods", default=",".join(METHODS),
                         help=f"comma-separated subset of {METHODS}")
     parser.add_argument("--iters", type=int, default=None, help="MMA evaluations per run")
+    parser.add_argument("--nelx", type=int, default=None,
+                        help="elements along x of the full bridge (even; quick 32, paper 120)")
+    parser.add_argument("--nely", type=int, default=None, help="elements along y (quick 8, "
+                        "paper 40)")
+    parser.add_argument("--dgs-radius", type=float, default=None,
+                        help="DGS radius r (the paper's 0.25; a diagnostic override)")
 
 
 def _batched(f, chunk):
@@ -56,15 +62,16 @@ def _batched(f, chunk):
 class Estimators:
     """Gradient sources for MMA; each returns ``(g, num_evals)`` (plus ``f(x)``: one eval)."""
 
-    def __init__(self, problem, chunk, key):
+    def __init__(self, problem, chunk, key, radius=None):
         self.problem = problem
+        self.radius = DGS["r"] if radius is None else float(radius)
         self.f = functools.partial(T.compliance, problem)
         self.fb = _batched(self.f, chunk)
         self.grad = jax.jit(functools.partial(T.compliance_and_grad, problem))
         self.key = key
         self.chunk = chunk
         d = problem.num_design
-        self.sigma = jnp.full((d,), DGS["r"])
+        self.sigma = jnp.full((d,), self.radius)
         self.directions = None
         self.num_perturb = 0
 
@@ -85,8 +92,9 @@ class Estimators:
             d = x.shape[0]
             base = jnp.eye(d, dtype=x.dtype) if self.directions is None else self.directions
             self.directions = perturb_directions(self.next_key(), base, DGS["alpha"])
+            half = min(DGS["beta"], 0.8 * self.radius)  # keep every radius > 0
             self.sigma = jax.random.uniform(self.next_key(), (d,), x.dtype,
-                                            DGS["r"] - DGS["beta"], DGS["r"] + DGS["beta"])
+                                            self.radius - half, self.radius + half)
             self.num_perturb += 1
         return g, (DGS["num_points"] - 1) * x.shape[0]
 
@@ -113,11 +121,11 @@ class Estimators:
         return g, n
 
 
-def run_mma(problem, method, x0, num_iters, chunk, key):
+def run_mma(problem, method, x0, num_iters, chunk, key, radius=None):
     """nlopt LD_MMA with the given gradient source; returns the trace and final design."""
     import nlopt
 
-    est = Estimators(problem, chunk, key)
+    est = Estimators(problem, chunk, key, radius)
     vol = jax.jit(functools.partial(T.volume_and_grad, problem))
     f_exact = jax.jit(est.f)
     history, evals, total = [], [], [0]
@@ -217,6 +225,12 @@ def run(args, ctx) -> str:
 
 def _run(args, ctx) -> str:
     cfg = dict(PROFILES[ctx.profile])
+    for name in ("nelx", "nely"):
+        value = getattr(args, name, None)
+        if value is not None:
+            if value < 2:
+                raise ValueError(f"--{name} must be >= 2, got {value}")
+            cfg[name] = value
     num_iters = args.iters or cfg["num_iters"]
     methods = [m for m in args.methods.split(",") if m]
     for m in methods:
@@ -229,7 +243,11 @@ def _run(args, ctx) -> str:
     times = {}
     for m in methods:
         start = time.perf_counter()
-        record = ctx.record(m, {**cfg, "method": m, "num_iters": num_iters, "dgs": DGS})
+        radius = getattr(args, "dgs_radius", None)
+        if radius is not None and not radius > 0:
+            raise ValueError(f"--dgs-radius must be > 0, got {radius}")
+        record = ctx.record(m, {**cfg, "method": m, "num_iters": num_iters, "dgs": DGS,
+                                "dgs_radius": radius})
         done = record.load() if record.done_seeds() else {}
         for s in ctx.seeds:
             key = jax.random.fold_in(jax.random.key(ctx.root_seed), s)
@@ -243,7 +261,7 @@ def _run(args, ctx) -> str:
                 budget = num_iters * ((DGS["num_points"] - 1) * d + 1)
                 out = run_cmaes(problem, x0, budget, key, c_ref, cfg["chunk"])
             else:
-                out = run_mma(problem, m, x0, num_iters, cfg["chunk"], key)
+                out = run_mma(problem, m, x0, num_iters, cfg["chunk"], key, radius)
                 out["volume"] = float(T.volume(problem, jnp.asarray(out["x"])))
             row = dict(trace=out["trace"][None], evals=out["evals"][None],
                        design=np.asarray(out["x"])[None], best_c=np.array([out["best_c"]]),

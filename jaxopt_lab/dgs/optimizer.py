@@ -7,7 +7,9 @@
   ``perturb_every`` steps, the directions are rotated, ``Xi <- QR(Xi + dXi)`` with
   ``dXi = alpha (A - A^T)/2``, ``A_ij ~ N(0,1)`` (sign-fixed QR), and per-direction radii are
   redrawn as ``sigma_i = sigma_t + b_i``, ``b_i ~ U(-beta, beta)`` (floored at
-  ``0.01 sigma_t``).
+  ``0.01 sigma_t``). Under ``vmap`` (sweeps over seeds) the perturbation is applied as one
+  unbatched ``cond`` per run (a ``custom_vmap`` rule), not as a ``select`` that would run
+  a batched QR at every step.
 * :func:`make_adadgs` — AdaDGS (Tran & Zhang, the authors' public code; spec §3): a batched
   line search of ``L`` trial lengths ``l_max tau^l`` along ``-g/||g||`` that never increases
   ``f``, radius update ``sigma <- (sigma + ||dx||)/2``, and a reset ``sigma ~ N(m, s^2)`` when
@@ -70,6 +72,44 @@ def perturb_directions(key: jax.Array, directions: jax.Array, scale) -> jax.Arra
     dim = directions.shape[0]
     a = jax.random.normal(key, (dim, dim), directions.dtype)
     return _qr_sign_fixed(directions + scale * 0.5 * (a - a.T))
+
+
+def _perturb_if(pred, key, directions, offsets, scale, halfwidth):
+    """``(directions, offsets)`` perturbed if ``pred`` else unchanged (one run, unbatched)."""
+    dim, dtype = directions.shape[0], directions.dtype
+    k_rot, k_sig = jax.random.split(key)
+
+    def do(_):
+        new_dirs = perturb_directions(k_rot, directions, scale)
+        new_off = jax.random.uniform(k_sig, (dim,), dtype, -1.0, 1.0) * halfwidth
+        return new_dirs.astype(dtype), new_off.astype(dtype)
+
+    return jax.lax.cond(pred, do, lambda _: (directions, offsets), None)
+
+
+@jax.custom_batching.custom_vmap
+def _maybe_perturb(pred, key, directions, offsets, scale, halfwidth):
+    """The random perturbation of Algorithm 1, applied only where ``pred`` holds.
+
+    Under ``vmap`` (e.g. a sweep over seeds) a plain ``lax.cond`` becomes a ``select`` that
+    runs the batched QR of every run at every step. On XLA:CPU that batched LAPACK call can
+    deadlock against another batched LAPACK call running concurrently in the same step (seen
+    with the groundwater objective's batched Cholesky on 2 cores: both kernels wait in
+    ``ParallelBatchMap`` for the 2 pool threads; docs/benchmarks/dgs.md §4). The batching
+    rule below therefore maps over the batch with an *unbatched* ``cond`` per run, so the QR
+    runs only for the runs that perturb, one at a time, and never as a batched kernel.
+    """
+    return _perturb_if(pred, key, directions, offsets, scale, halfwidth)
+
+
+@_maybe_perturb.def_vmap
+def _maybe_perturb_vmap(axis_size, in_batched, pred, key, directions, offsets, scale,
+                        halfwidth):
+    args = (pred, key, directions, offsets, scale, halfwidth)
+    args = tuple(a if b else jnp.broadcast_to(a, (axis_size,) + jnp.shape(a))
+                 for a, b in zip(args, in_batched))
+    out = jax.lax.map(lambda a: _perturb_if(*a), args)
+    return out, (True, True)
 
 
 # ------------------------------------------------------------------------ DGS (Alg. 1)
@@ -292,16 +332,8 @@ def make_dgs(objective: Callable[[jax.Array], jax.Array], config: DGSConfig) -> 
             by_steps = since >= params.perturb_every
             perturbed = {"grad_norm": by_norm, "steps": by_steps,
                          "either": by_norm | by_steps}[config.perturb]
-            k_rot, k_sig = jax.random.split(key)
-
-            def do(_):
-                new_dirs = perturb_directions(k_rot, directions, params.rotation_scale)
-                b = params.sigma_halfwidth
-                new_off = jax.random.uniform(k_sig, (dim,), dtype, -1.0, 1.0) * b
-                return new_dirs.astype(dtype), new_off.astype(dtype)
-
-            directions, offsets = jax.lax.cond(perturbed, do, lambda _: (directions, offsets),
-                                               None)
+            directions, offsets = _maybe_perturb(perturbed, key, directions, offsets,
+                                                 params.rotation_scale, params.sigma_halfwidth)
             since = jnp.where(perturbed, 0, since)
 
         new = DGSState(x=x_new, f_x=f_new, best_x=best_x, best_f=best_f,
