@@ -18,16 +18,20 @@ from experiments.maxent_cases import make_case
 from jaxopt_lab import maxent
 
 # (case, T, sigma): sigma near the value the automatic ladder settles on.
-QUICK = [("2d8_bimodal", 64, 0.32), ("2d8_coupled", 64, 0.24)]
+QUICK = [("2d8_bimodal", 64, 0.32), ("2d8_coupled", 64, 0.24), ("3d6_mixed", 56, 0.34)]
 PAPER = QUICK + [("2d8_trimodal", 96, 0.17), ("3d6_coupled", 40, 0.4),
-                 ("4d4_mixed", 24, 0.5)]
+                 ("4d4_mixed", 40, 0.43)]
+REPEATS = 3
 
 
 def _timed(case, **kw):
     maxent.solve(case.moments, case.dim, case.order, **kw)  # compile
-    start = time.perf_counter()
-    sol = maxent.solve(case.moments, case.dim, case.order, **kw)
-    return sol, time.perf_counter() - start
+    best = float("inf")
+    for _ in range(REPEATS):  # best of REPEATS: the machine is shared
+        start = time.perf_counter()
+        sol = maxent.solve(case.moments, case.dim, case.order, **kw)
+        best = min(best, time.perf_counter() - start)
+    return sol, best
 
 
 def run(args, ctx) -> str:
@@ -59,10 +63,21 @@ def run(args, ctx) -> str:
         "step after every reorthonormalisation (the gain there also includes alpha "
         "rescaling, which both of our variants use). Times after compilation, same rule.",
         markdown_table(headers, rows),
-        "In our implementation a reorthonormalisation costs one quadrature pass for the "
-        "moments up to order 2M plus a K x K Cholesky, while a BFGS step costs one pass for "
-        "the moments up to order M per line-search trial; the ratio between the two passes "
-        "sets the attainable gain.",
+        "speed-up = Newton s / BFGS s (best of 3 after compilation). In our implementation "
+        "both variants use the same tensor-product quadrature pass "
+        "(`jaxopt_lab/maxent/tensor.py`): a reorthonormalisation is one pass for the "
+        "moments up to order 2M plus a K x K Cholesky and a triangular inverse, which costs "
+        "about as much as one BFGS line-search trial (a pass up to order M). So the "
+        "review's premise, that a reorthonormalisation is far dearer than a BFGS step, does "
+        "not hold here; BFGS saves reorthonormalisations but needs more steps (the "
+        "kappa_inf <= 20 trigger still fires every 2-4 steps), and the two end within a "
+        "factor of about 2 of each other either way on a well-placed rule. Newton has a fixed "
+        "per-iteration structure, which makes solve_batch about 2x faster than with BFGS, so "
+        "it is solve_batch's default; but on badly resolved rules (early rungs of the "
+        "automatic ladder, sample moments as in Fig. 10.1) it can need hundreds of steps "
+        "where BFGS needs tens (four_well: 200 Newton steps at T = 40, sigma = 0.5 left a "
+        "moment error of 4e14, BFGS reached 0.03), so BFGS stays the default of solve. The "
+        "review's 5-6x also credits the alpha rescaling, which both of our variants use.",
     ])
 
 

@@ -55,11 +55,17 @@ FACTORS = {
 }
 
 
+@functools.lru_cache(maxsize=1)
+def _legendre_1500():
+    # NumPy's leggauss(1500) costs seconds (a 1500 x 1500 eigenproblem): compute it once.
+    return np.polynomial.legendre.leggauss(1500)
+
+
 @functools.lru_cache(maxsize=64)
 def _factor_moments(coeffs: tuple, order: int):
     """Normalised c[0] and moments E[y^p], p <= order, of exp(q(y)) (Legendre, 1500 nodes)."""
     c = np.asarray(coeffs, np.float64)
-    nodes, weights = np.polynomial.legendre.leggauss(1500)
+    nodes, weights = _legendre_1500()
     y, weights = 14.0 * nodes, 14.0 * weights
     q = np.polynomial.polynomial.polyval(y, c)
     shift = q.max()
@@ -168,13 +174,18 @@ def _cases():
         5, 4, ["bimodal", "skewed", "bimodal", "skewed", "gauss"],
         _rotation(5, 9, [1.0, 1.5, 0.7, 1.2, 0.9]), [1.0, -1.0, 0.5, 0.0, 0.3], "5d4_mixed",
         "bimodal/skewed/Gaussian product, rotated, shifted")
+    c["5d4_quartic"] = lambda: rotated_product(
+        5, 4, ["bimodal", "skewed", "bimodal", "skewed", "skewed"],
+        _rotation(5, 9, [1.0, 1.5, 0.7, 1.2, 0.9]), [1.0, -1.0, 0.5, 0.0, 0.3], "5d4_quartic",
+        "as 5d4_mixed with the Gaussian factor replaced by a skewed quartic one, so the "
+        "quartic form is negative definite (5d4_mixed's is only semidefinite)")
     return c
 
 
 CASES = _cases()
 ENVELOPE = ["2d8_gauss", "2d8_bimodal", "2d8_trimodal", "2d8_coupled", "3d6_gauss",
             "3d6_mixed", "3d6_coupled", "3d6_trimodal", "4d4_gauss", "4d4_mixed"]
-BEYOND = ["3d8_mixed", "5d4_mixed"]
+BEYOND = ["3d8_mixed", "5d4_mixed", "5d4_quartic"]
 
 
 @functools.lru_cache(maxsize=64)

@@ -16,16 +16,17 @@ from experiments.common import Experiment, main, markdown_table
 from experiments.maxent_cases import BEYOND, ENVELOPE, make_case
 from jaxopt_lab import maxent
 
-QUICK = ["2d8_bimodal", "2d8_coupled", "3d6_gauss", "4d4_gauss"]
+QUICK = ["2d8_bimodal", "2d8_coupled", "3d6_mixed", "4d4_gauss", "4d4_mixed"]
 
 
-def _solve_case(name):
+def _solve_case(name, moment_tol):
     case = make_case(name)
+    kw = dict(moment_tol=moment_tol)
     start = time.perf_counter()
-    maxent.solve(case.moments, case.dim, case.order)
+    maxent.solve(case.moments, case.dim, case.order, **kw)
     first = time.perf_counter() - start
     start = time.perf_counter()
-    sol = maxent.solve(case.moments, case.dim, case.order)
+    sol = maxent.solve(case.moments, case.dim, case.order, **kw)
     wall = time.perf_counter() - start
     lam_err = float(np.linalg.norm(sol.multipliers - case.multipliers)
                     / np.linalg.norm(case.multipliers))
@@ -37,10 +38,12 @@ def run(args, ctx) -> str:
     names = QUICK if ctx.profile == "quick" else ENVELOPE + BEYOND
     rows, records = [], []
     for name in names:
-        case, sol, first, wall, lam_err = _solve_case(name)
         beyond = name in BEYOND
+        # The solver's own acceptance test is the issue's target for the case: 1e-6 inside
+        # the envelope, 1e-4 beyond it.
         tol = (targets["issue_targets"]["beyond_moment_error"] if beyond
                else targets["issue_targets"]["envelope_moment_error"])
+        case, sol, first, wall, lam_err = _solve_case(name, tol)
         ok = bool(sol.converged) and sol.moment_error <= tol and (beyond or lam_err <= 1e-4)
         key = f"{case.dim}d{case.order}"
         paper = ("envelope" if key in targets["envelope"] else "beyond the review")
@@ -69,8 +72,13 @@ def run(args, ctx) -> str:
         "printed in the review. Ours: densities with known multipliers (descriptions in "
         "`experiments/maxent_cases.py`), automatic quadrature ladder; targets: moment error "
         "<= 1e-6 and multipliers within 1e-4 (relative L2) inside the envelope, moment error "
-        "<= 1e-4 beyond it. 'wall s' is the second of two identical solves (after "
-        "compilation); '1st call s' includes compilation of every rung's grid size.",
+        "<= 1e-4 beyond it (the solver is run with that moment_tol). 'wall s' is the second "
+        "of two identical solves (after compilation); '1st call s' includes compilation "
+        "of every rung's grid size. Default method (BFGS between reorthonormalisations, "
+        "tensor-product quadrature passes); timings on the shared 2-core CPU, noisy under load. "
+        "5d4_mixed has a Gaussian factor, so its quartic form is only semidefinite and "
+        "the maxent problem sits on the integrability boundary (see "
+        "docs/benchmarks/maxent.md); 5d4_quartic replaces that factor by a quartic one.",
         markdown_table(headers, rows),
     ])
 

@@ -16,6 +16,19 @@ solver with result codes, not an init/step iteration.
 
 Choices the review leaves open (spec section 9), as implemented:
 
+* Optimiser: ``method="bfgs"`` (default of ``solve``) is the review's BFGS with the inverse
+  update (7.4) between reorthonormalisations (kappa_inf > 20); ``method="newton"`` (default
+  of ``solve_batch``) is the damped Newton method of [A07]: the basis is rebuilt at every
+  iterate, so the quadrature Hessian is I and the step is ``-grad``; every iteration has
+  the same structure, which suits ``vmap`` (2x the batched throughput of BFGS). On a
+  well-placed rule Newton is as fast or faster; on badly resolved rules (early ladder rungs,
+  sample moments) it can need hundreds of steps where BFGS needs tens, hence the split
+  (measured in docs/benchmarks/maxent.md).
+* Quadrature passes (:mod:`jaxopt_lab.maxent.tensor`): exponent and moments separate over
+  the axes of the tensor grid, so a pass is a chain of small dense contractions with the
+  1-D Vandermonde matrices (about ``T^N (2M + 2)`` multiply-adds and ``T^N`` exponentials),
+  blocked over the first axis (``chunk_size`` points per block) so the grid never sits in
+  memory.
 * Quadrature: tensor Gauss-Hermite, ``T`` nodes per axis, contraction ``sigma``. With
   ``quad_points=None`` a per-dimension ladder (``AUTO_RULES``) is climbed with warm starts:
   rung 0 is the paper's rule (sigma = 1, exact for a Gaussian answer, capped at 60 steps),
@@ -31,7 +44,9 @@ Choices the review leaves open (spec section 9), as implemented:
   ``line_search_failed``.
 * Stopping: ``max |grad| < tol`` (1e-10) in the current basis; caps ``max_iterations``.
 * Basis: start from the tensor Hermite basis orthonormal for N(0, alpha^-2 I); rebuild by
-  Cholesky of ``C^T G C`` (default) or modified Gram-Schmidt (``reorth="mgs"``), 1 or 2 passes.
+  Cholesky of ``C^T G C`` (default; ``C L^{-T}`` with ``L^{-1}`` by forward substitution in
+  matrix products, because XLA:CPU's triangular_solve was 100x slower) or modified
+  Gram-Schmidt (``reorth="mgs"``), 1 or 2 passes.
 * Integrability: the effective top-degree form of the alpha-frame multipliers must be
   negative on 20000 sphere points (values within 1e-6 max|lambda| of zero are tolerated);
   otherwise ``result="not_integrable"`` and ``converged=False``.

@@ -35,12 +35,19 @@ __all__ = [
     "gram_index",
     "gram_matrix",
     "cholesky_orthonormalise",
+    "lower_triangular_inverse",
     "mgs_gram",
     "mgs_nodes",
 ]
 
 
 def hermite_basis(dim: int, order: int, scale: float) -> np.ndarray:
+    """Coefficients ``[K, K]`` (a fresh copy of a cached table); see :func:`_hermite_basis`."""
+    return _hermite_basis(int(dim), int(order), float(scale)).copy()
+
+
+@functools.lru_cache(maxsize=64)
+def _hermite_basis(dim: int, order: int, scale: float) -> np.ndarray:
     """Coefficients ``[K, K]`` of ``prod_k He_{i_k}(s x_k) / sqrt(i_k!)``, ``s = scale``.
 
     These are orthonormal for ``N(0, s^{-2} I)``, the alpha-frame starting density when
@@ -60,6 +67,7 @@ def hermite_basis(dim: int, order: int, scale: float) -> np.ndarray:
         for row, j in enumerate(idx):
             if np.all(j <= i):
                 out[row, col] = np.prod([one_d[i[k]][j[k]] for k in range(dim)])
+    out.setflags(write=False)
     return out
 
 
@@ -102,8 +110,26 @@ def cholesky_orthonormalise(gram, coeffs, passes: int = 1):
         h = coeffs.T @ gram @ coeffs
         h = 0.5 * (h + h.T)
         chol = jnp.linalg.cholesky(h)
-        coeffs = jax.scipy.linalg.solve_triangular(chol, coeffs.T, lower=True).T
+        coeffs = coeffs @ lower_triangular_inverse(chol).T
     return coeffs
+
+
+def lower_triangular_inverse(chol):
+    """``L^{-1}`` of a lower-triangular ``[K, K]`` matrix by row-wise forward substitution.
+
+    Row ``i`` of the inverse is ``(e_i - L[i] X) / L[i, i]``, where ``X`` holds the rows
+    found so far (and zeros below them), in one ``fori_loop`` of ``K`` matrix-vector
+    products. XLA:CPU's ``triangular_solve`` took 8-16 ms for K = 45 on the development
+    machine (this takes 0.03 ms, and compiles in under a second), which had made it the
+    dominant cost of a solver iteration.
+    """
+    num = chol.shape[0]
+    eye = jnp.eye(num, dtype=chol.dtype)
+
+    def row(i, out):
+        return out.at[i].set((eye[i] - chol[i] @ out) / chol[i, i])
+
+    return jax.lax.fori_loop(0, num, row, jnp.zeros_like(chol))
 
 
 def _mgs(inner, vectors, passes):

@@ -4,7 +4,16 @@ State is kept as the monomial multipliers ``lam`` (alpha frame) plus the basis c
 ``C``; the basis coordinates are ``gamma = C^{-1} lam``, never formed, so re-expressing
 gamma after a reorthonormalisation (section 9, step 4) is exact by construction.
 
-One loop iteration is either
+Two solvers share the quadrature pass (:mod:`jaxopt_lab.maxent.tensor`) and the basis code.
+
+**Newton** (``newton=True``, the default of :func:`jaxopt_lab.maxent.solve_batch`): every loop
+iteration rebuilds the orthonormal basis from the degree-2M moments at the current point,
+takes ``g = C^T (mu - m)``, and, unless converged, backtracks along ``-g`` (the Newton step,
+since the quadrature Hessian is I in that basis); each trial computes the degree-2M moments,
+so the accepted trial feeds the next iteration. Same work every iteration; finished
+problems are frozen by masks (for ``vmap``).
+
+**BFGS** (``newton=False``, the review's section 7): one loop iteration is either
 
 * a **reorthonormalisation**: one quadrature pass for the moments of degree ``<= 2M``,
   the Gram matrix ``G``, a new orthonormal basis (Cholesky or MGS), the gradient
@@ -28,12 +37,9 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from jaxopt_lab.maxent.basis import _gram_index, cholesky_orthonormalise, mgs_gram
-from jaxopt_lab.maxent.multiindex import monomials
-from jaxopt_lab.maxent.rules import default_chunk
-from jaxopt_lab.quadrature import integrate_tensor
+from jaxopt_lab.maxent.tensor import DEFAULT_MAX_POINTS, grid_values, make_pass
 
 __all__ = ["CoreResult", "build_core", "RESULT_NAMES", "MAX_LINE_SEARCH"]
 
@@ -83,23 +89,22 @@ class _State(NamedTuple):
 
 
 def _moments_fn(dim, order, out_order, log_prior, chunk):
-    num_out = int(np.round(np.prod([(out_order + k) / k for k in range(1, dim + 1)])))
-    chunk = chunk or default_chunk(num_out, dim)
+    """``moments(lam, nodes, weights, prior_args) -> [C(out_order + N, N)]`` (tensor pass)."""
+    max_points = chunk or DEFAULT_MAX_POINTS
 
-    def moments(lam, nodes, weights, prior_args):
-        num = lam.shape[0]
-
-        def fn(z):
-            v = monomials(z, out_order)
-            f = jnp.dot(v[:num], lam)
-            if log_prior is not None:
-                ainv, shift = prior_args
-                f = f + log_prior(ainv @ z + shift)
-            return jnp.exp(jnp.minimum(f, 600.0)) * v
-
-        return integrate_tensor(fn, nodes, weights, dim, chunk_size=chunk)
+    def moments(lam, nodes, weights, prior_args, extra=None):
+        tpass = make_pass(dim, order, out_order, nodes.shape[0], max_points)
+        if extra is None and log_prior is not None:
+            extra = prior_grid(log_prior, nodes, dim, prior_args)
+        return tpass(lam, nodes, weights, extra)
 
     return moments
+
+
+def prior_grid(log_prior, nodes, dim, prior_args):
+    """``log Pi(A^{-1} z + mean)`` on the alpha-frame tensor grid, ``[T, T^(N-1)]``."""
+    ainv, shift = prior_args
+    return grid_values(lambda z: log_prior(ainv @ z + shift), nodes, dim)
 
 
 @functools.lru_cache(maxsize=128)
@@ -108,23 +113,135 @@ def build_core(dim: int, order: int, *, newton: bool, reorth: str, passes: int,
                log_prior=None):
     """The (unjitted, vmappable) solver for one static configuration.
 
+    ``newton=True`` is the damped Newton method (section 5, (5.4)): every iteration
+    reorthonormalises at the current iterate, so the quadrature Hessian is the identity and
+    the step is ``-grad`` in the new basis; ``newton=False`` is the review's BFGS between
+    reorthonormalisations (section 7).
+
     Returns:
       ``core(target[K], lam0[K], coeffs0[K, K], nodes[T], weights[T], tol, kappa_max,
       prior_args, max_iterations, max_reorth) -> CoreResult`` (the caps are traced).
     """
+    if newton:
+        return _build_newton(dim, order, reorth, passes, chunk_size, log_prior)
+    return _build_bfgs(dim, order, reorth, passes, chunk_size, log_prior)
+
+
+def _orthonormaliser(reorth, passes):
+    return (functools.partial(cholesky_orthonormalise, passes=passes) if reorth == "cholesky"
+            else functools.partial(mgs_gram, passes=passes))
+
+
+class _NewtonState(NamedTuple):
+    lam: jax.Array
+    coeffs: jax.Array
+    mu2: jax.Array
+    grad: jax.Array
+    iterations: jax.Array
+    num_reorth: jax.Array
+    done: jax.Array
+    code: jax.Array
+
+
+def _build_newton(dim, order, reorth, passes, chunk_size, log_prior):
+    """Damped Newton with a reorthonormalisation at every iterate, fixed structure.
+
+    Every loop iteration does the same work (so that ``vmap`` over problems wastes nothing
+    on branches): build the basis from the moments of degree <= 2M at the current point
+    (Cholesky or MGS), take the gradient, test convergence, and run a backtracking Armijo
+    search along ``-grad`` whose trials compute the degree-2M moments directly, so that the
+    accepted trial's moments feed the next iteration (one quadrature pass per iteration when
+    the full step is accepted). Finished problems are frozen by masks.
+    """
+    gidx = jnp.asarray(_gram_index(dim, order))
+    mom_2m = _moments_fn(dim, order, 2 * order, log_prior, chunk_size)
+    orth = _orthonormaliser(reorth, passes)
+
+    def core(target, lam0, coeffs0, nodes, weights, tol, kappa_max, prior_args=None,
+             max_iterations=1000, max_reorth=500):
+        del kappa_max, max_reorth  # every iterate is reorthonormalised
+        num = target.shape[0]
+        extra = (prior_grid(log_prior, nodes, dim, prior_args) if log_prior is not None
+                 else None)
+
+        def moments(lam):
+            return mom_2m(lam, nodes, weights, prior_args, extra)
+
+        def body(s):
+            active = ~s.done
+            coeffs = orth(s.mu2[gidx], s.coeffs)
+            grad = coeffs.T @ (s.mu2[:num] - target)
+            value = s.mu2[0] - s.lam @ target
+            finite = (jnp.all(jnp.isfinite(coeffs)) & jnp.all(jnp.isfinite(grad))
+                      & jnp.isfinite(value))
+            conv = finite & (jnp.max(jnp.abs(grad)) < tol)
+            capped = s.iterations >= max_iterations
+            search = active & finite & ~conv & ~capped
+            step_lam = -(coeffs @ grad)  # -G^{-1} (mu - m): the Newton step (5.4)
+            slope = -(grad @ grad)
+            slack = 1e-14 * (1.0 + jnp.abs(value))
+
+            def ls_cond(c):
+                k, accepted, _ = c
+                return search & ~accepted & (k < MAX_LINE_SEARCH)
+
+            def ls_body(c):
+                k, _, _ = c
+                zeta = 0.5 ** k.astype(target.dtype)
+                lam_t = s.lam + zeta * step_lam
+                mu_t = moments(lam_t)
+                value_t = mu_t[0] - lam_t @ target
+                ok = (jnp.all(jnp.isfinite(mu_t)) & jnp.isfinite(value_t)
+                      & (value_t <= value + ARMIJO_C1 * zeta * slope + slack))
+                return k + 1, ok, mu_t
+
+            k, accepted, mu_t = jax.lax.while_loop(
+                ls_cond, ls_body, (jnp.zeros((), jnp.int32), jnp.zeros((), bool), s.mu2))
+            zeta = 0.5 ** (k - 1).astype(target.dtype)
+            take = search & accepted
+            code = jnp.where(~finite, NONFINITE,
+                             jnp.where(conv, CONVERGED,
+                                       jnp.where(capped, MAX_ITERATIONS, LINE_SEARCH_FAILED)))
+            return _NewtonState(
+                lam=jnp.where(take, s.lam + zeta * step_lam, s.lam),
+                coeffs=jnp.where(active & finite, coeffs, s.coeffs),
+                mu2=jnp.where(take, mu_t, s.mu2),
+                grad=jnp.where(active & finite, grad, s.grad),
+                iterations=s.iterations + take.astype(jnp.int32),
+                num_reorth=s.num_reorth + active.astype(jnp.int32),
+                done=s.done | ~take,
+                code=jnp.where(active & ~take, code, s.code).astype(jnp.int32))
+
+        mu2 = moments(lam0)
+        state = _NewtonState(
+            lam=lam0, coeffs=coeffs0, mu2=mu2, grad=jnp.full_like(target, jnp.inf),
+            iterations=jnp.zeros((), jnp.int32), num_reorth=jnp.zeros((), jnp.int32),
+            done=jnp.zeros((), bool), code=jnp.asarray(MAX_ITERATIONS, jnp.int32))
+        s = jax.lax.while_loop(lambda s: ~s.done, body, state)
+        return CoreResult(lam=s.lam, coeffs=s.coeffs, code=s.code, iterations=s.iterations,
+                          reorthonormalisations=s.num_reorth,
+                          grad_norm=jnp.max(jnp.abs(s.grad)), mass=s.mu2[0])
+
+    return core
+
+
+def _build_bfgs(dim, order, reorth, passes, chunk_size, log_prior):
+    """BFGS with the inverse update (7.4) between reorthonormalisations (section 7)."""
+    newton = False
     gidx = jnp.asarray(_gram_index(dim, order))
     mom_m = _moments_fn(dim, order, order, log_prior, chunk_size)
     mom_2m = _moments_fn(dim, order, 2 * order, log_prior, chunk_size)
-    orth = (functools.partial(cholesky_orthonormalise, passes=passes) if reorth == "cholesky"
-            else functools.partial(mgs_gram, passes=passes))
+    orth = _orthonormaliser(reorth, passes)
 
     def core(target, lam0, coeffs0, nodes, weights, tol, kappa_max, prior_args=None,
              max_iterations=1000, max_reorth=500):
         num = target.shape[0]
         eye = jnp.eye(num, dtype=target.dtype)
+        extra = (prior_grid(log_prior, nodes, dim, prior_args) if log_prior is not None
+                 else None)
 
         def reorth_step(s):
-            mu2 = mom_2m(s.lam, nodes, weights, prior_args)
+            mu2 = mom_2m(s.lam, nodes, weights, prior_args, extra)
             coeffs = orth(mu2[gidx], s.coeffs)
             mu = mu2[:num]
             grad = coeffs.T @ (mu - target)
@@ -161,7 +278,7 @@ def build_core(dim: int, order: int, *, newton: bool, reorth: str, passes: int,
                 k, _, _, _ = c
                 zeta = 0.5 ** k.astype(target.dtype)
                 lam_t = s.lam + zeta * step_lam
-                mu_t = mom_m(lam_t, nodes, weights, prior_args)
+                mu_t = mom_m(lam_t, nodes, weights, prior_args, extra)
                 value_t = mu_t[0] - lam_t @ target
                 ok = (jnp.all(jnp.isfinite(mu_t)) & jnp.isfinite(value_t)
                       & (value_t <= s.value + ARMIJO_C1 * zeta * slope + slack))

@@ -56,6 +56,13 @@ def top_form_max(multipliers, dim: int, order: int, num: int = 20000,
     return np.asarray(vals.max(axis=0))
 
 
+def _num_sphere_points(dim):
+    """Directions for :func:`integrability`: 2000 on the circle, doubling per dimension
+    (20000 from 5-D on); the batched solver calls it for every problem, so it is kept small
+    where a circle or a 2-sphere is already densely covered."""
+    return int(min(20000, max(1000, 2000 * 2 ** (dim - 2))))
+
+
 def integrability(multipliers, dim: int, order: int, rel_tol: float = 1e-6):
     """Integrability diagnostic of ``exp(sum lambda_i x^i)`` (best in a standardised frame).
 
@@ -71,7 +78,7 @@ def integrability(multipliers, dim: int, order: int, rel_tol: float = 1e-6):
     lam = np.asarray(multipliers, dtype=np.float64)
     idx = _multi_indices(dim, order)
     degs = idx.sum(axis=1)
-    u = _sphere(int(dim), 20000)
+    u = _sphere(int(dim), _num_sphere_points(int(dim)))
     mono = _monomials_np(u, order)
     scale = np.maximum(np.abs(lam).max(axis=-1), 1e-300)
     batch = lam.shape[:-1]

@@ -82,11 +82,14 @@ def test_recovers_known_multipliers_non_gaussian_2d4():
 def test_newton_and_bfgs_agree_and_mgs_option():
     case = rotated_product(2, 4, ["bimodal", "gauss"], [[1.0, 0.0], [0.5, 1.0]], [0.0, 0.0])
     kw = dict(quad_points=40, sigma=0.6)
-    a = maxent.solve(case.moments, 2, 4, **kw)
+    a = maxent.solve(case.moments, 2, 4, method="bfgs", **kw)
     b = maxent.solve(case.moments, 2, 4, method="newton", **kw)
     c = maxent.solve(case.moments, 2, 4, reorth="mgs", passes=2, **kw)
     assert a.converged and b.converged and c.converged
-    assert b.reorthonormalisations >= b.iterations  # Newton: a rebuild before every step
+    # Newton: a rebuild at every iterate (the last one only checks convergence); BFGS
+    # rebuilds less often than it steps.
+    assert b.reorthonormalisations == b.iterations + 1
+    assert a.reorthonormalisations < a.iterations
     np.testing.assert_allclose(a.multipliers, b.multipliers, atol=1e-8)
     np.testing.assert_allclose(a.multipliers, c.multipliers, atol=1e-8)
 
@@ -96,8 +99,8 @@ def test_batch_equals_loop():
              for i, f in enumerate([["gauss", "skewed"], ["bimodal", "gauss"],
                                     ["skewed", "bimodal"]])]
     moments = np.stack([c.moments for c in cases])
-    kw = dict(quad_points=32, sigma=0.6)
-    batch = maxent.solve_batch(moments, 2, 4, **kw)
+    kw = dict(quad_points=32, sigma=0.6, method="newton")  # solve_batch's default
+    batch = maxent.solve_batch(moments, 2, 4, quad_points=32, sigma=0.6)
     for i, c in enumerate(cases):
         one = maxent.solve(c.moments, 2, 4, **kw)
         np.testing.assert_allclose(batch.multipliers[i], one.multipliers, rtol=1e-9, atol=1e-10)
@@ -241,3 +244,21 @@ def test_envelope_cases(name):
     assert sol.moment_error <= 1e-6
     err = np.linalg.norm(sol.multipliers - case.multipliers) / np.linalg.norm(case.multipliers)
     assert err <= 1e-4
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name,method", [
+    # With the default BFGS, 3d8_mixed ends max_iterations: its T = 40, sigma = 0.5 rung
+    # uses up the reorthonormalisation cap and no usable warm start is left (see
+    # docs/benchmarks/maxent.md); Newton gets through that rung and converges.
+    ("3d8_mixed", "newton"),
+    ("5d4_quartic", "bfgs"),
+])
+def test_beyond_envelope_cases(name, method):
+    """Issue target beyond the review's envelope: moment error <= 1e-4 (auto ladder)."""
+    case = make_case(name)
+    sol = maxent.solve(case.moments, case.dim, case.order, moment_tol=1e-4, method=method)
+    assert sol.converged, sol.result
+    assert sol.moment_error <= 1e-4
+    err = np.linalg.norm(sol.multipliers - case.multipliers) / np.linalg.norm(case.multipliers)
+    assert err <= 1e-3
