@@ -102,7 +102,7 @@ def run_all(argv=None) -> int:
     parser.add_argument("--fresh", action="store_true",
                         help="discard earlier records of the experiments that run")
     parser.add_argument("--collect", action="store_true",
-                        help="run nothing: rebuild the document from the saved reports")
+                        help="run nothing: rebuild the document (and copy the figures) from the saved reports")
     args = parser.parse_args(argv)
 
     experiments = discover()
@@ -134,6 +134,7 @@ def run_all(argv=None) -> int:
                                  f"{args.profile}`."))
             else:
                 sections.append((exp, *saved))
+                copy_figures(out, name, args.docs)  # the figures of the run the section shows
             continue
         argv_exp = ["--profile", args.profile, "--out", str(out)]
         if args.no_progress:

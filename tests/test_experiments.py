@@ -101,9 +101,13 @@ def test_partial_rebuild_keeps_saved_sections_and_reports_failures(tmp_path, mon
     assert reproduce.run_all(["--only", "broken", *root]) == 1
     assert len(calls) == 1
     assert "FAKE SECTION" in (tmp_path / "docs" / "reproduction.md").read_text()
-    # --collect runs nothing at all.
+    # --collect runs nothing at all, but copies the saved runs' figures into the docs.
+    figure = tmp_path / "r" / "fake" / "quick" / "figures" / "plot.png"
+    figure.parent.mkdir(parents=True)
+    figure.write_bytes(b"png")
     assert reproduce.run_all(["--collect", *root]) == 0
     assert len(calls) == 1
+    assert (tmp_path / "docs" / "figures" / "fake" / "plot.png").read_bytes() == b"png"
 
 
 def test_paper_selects_that_papers_experiments_only(tmp_path, monkeypatch):
