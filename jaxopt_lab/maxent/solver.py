@@ -43,6 +43,8 @@ __all__ = ["MaxEntSolution", "solve", "solve_batch", "relative_entropy_solve", "
 RESULT_NAMES = _core.RESULT_NAMES
 _DEBUG = bool(os.environ.get("JAXOPT_LAB_MAXENT_DEBUG"))
 NOT_INTEGRABLE, INACCURATE = 4, 5
+#: ``"auto"`` (``solve``'s default): BFGS, then Newton if BFGS's ladder did not converge.
+METHODS = ("auto", "bfgs", "newton")
 
 #: Quadrature ladder for ``quad_points=None``: (T, sigma) per dimension, tried in turn with
 #: warm starts until ``moment_error <= moment_tol``. sigma None = adaptive: the outermost
@@ -183,8 +185,8 @@ def _check_options(tol, moment_tol, kappa_max, max_iterations, method, reorth, p
         raise ValueError(f"kappa_max must be > 1, got {kappa_max!r}")
     if not (isinstance(max_iterations, (int, np.integer)) and max_iterations >= 1):
         raise ValueError(f"max_iterations must be an int >= 1, got {max_iterations!r}")
-    if method not in ("bfgs", "newton"):
-        raise ValueError(f"method must be 'bfgs' or 'newton', got {method!r}")
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     if reorth not in ("cholesky", "mgs"):
         raise ValueError(f"reorth must be 'cholesky' or 'mgs', got {reorth!r}")
     if passes not in (1, 2):
@@ -248,6 +250,8 @@ def _run_ladder(dim, order, pre: Preconditioner, target, *, batched, quad_points
                 moment_tol, kappa_max, max_iterations, method, reorth, passes, chunk_size,
                 initial, log_prior=None, prior_args=None):
     """Runs the quadrature ladder; returns alpha-frame multipliers and diagnostics."""
+    if method not in ("bfgs", "newton"):
+        raise ValueError(f"method must be 'bfgs' or 'newton' here, got {method!r}")
     newton = method == "newton"
     max_reorth = max_iterations + 1 if newton else max(50, max_iterations // 2)
     core = _core.jitted_core(dim, order, batched, newton=newton, reorth=reorth,
@@ -358,7 +362,7 @@ def _finish(dim, order, pre, target, ladder, moment_tol, check_integrability,
 
 def solve(moments, dim: int, order: int, *, quad_points: int | None = None,
           sigma: float | None = None, tol: float = 1e-10, moment_tol: float = 1e-6,
-          method: str = "bfgs", kappa_max: float = 20.0, max_iterations: int = 1000,
+          method: str = "auto", kappa_max: float = 20.0, max_iterations: int = 1000,
           reorth: str = "cholesky", passes: int = 1, chunk_size: int | None = None,
           check_integrability: bool = True) -> MaxEntSolution:
     """Moment-constrained maximum entropy of the first kind (3.4a), Abramov's algorithm.
@@ -373,8 +377,10 @@ def solve(moments, dim: int, order: int, *, quad_points: int | None = None,
         ``quad_points`` is given, the ladder's values otherwise.
       tol: stopping tolerance on ``max |grad|`` in the orthonormal basis.
       moment_tol: required ``moment_error`` for ``converged``.
-      method: ``"bfgs"`` (default here: the review's BFGS between reorthonormalisations,
-        section 7) or ``"newton"`` (damped Newton, reorthonormalising at every iterate, so
+      method: ``"auto"`` (default: ``"bfgs"``, and if its ladder ends without meeting
+        ``moment_tol``, the whole ladder again with ``"newton"``; the better of the two is
+        returned, with the iterations of both counted; 3D order 8 needs the fallback),
+        ``"bfgs"`` (the review's BFGS between reorthonormalisations, section 7) or ``"newton"`` (damped Newton, reorthonormalising at every iterate, so
         the quadrature Hessian is the identity and the step is ``-grad``: the algorithm of
         [A07]; the default of :func:`solve_batch`, where its fixed per-iteration structure
         makes it about 2x faster). On a well-placed rule Newton is as fast or up to ~1.3x
@@ -399,13 +405,36 @@ def solve(moments, dim: int, order: int, *, quad_points: int | None = None,
     _check_options(tol, moment_tol, kappa_max, max_iterations, method, reorth, passes,
                    quad_points, sigma)
     dim, order, _, pre, target = _prepare(moments, dim, order)
+
+    def ladder_with(which):
+        return _run_ladder(dim, order, pre, target, batched=False, quad_points=quad_points,
+                           sigma=sigma, tol=tol, moment_tol=moment_tol, kappa_max=kappa_max,
+                           max_iterations=max_iterations, method=which, reorth=reorth,
+                           passes=passes, chunk_size=chunk_size,
+                           initial=_gaussian_start(dim, order, pre.alpha))
+
     with float64_context():
-        ladder = _run_ladder(dim, order, pre, target, batched=False, quad_points=quad_points,
-                             sigma=sigma, tol=tol, moment_tol=moment_tol, kappa_max=kappa_max,
-                             max_iterations=max_iterations, method=method, reorth=reorth,
-                             passes=passes, chunk_size=chunk_size,
-                             initial=_gaussian_start(dim, order, pre.alpha))
+        ladder = ladder_with("bfgs" if method == "auto" else method)
+        if method == "auto" and not _ladder_met(ladder, moment_tol):
+            ladder = _better_ladder(ladder, ladder_with("newton"), moment_tol)
     return _finish(dim, order, pre, target, ladder, moment_tol, check_integrability)
+
+
+def _ladder_met(ladder, moment_tol) -> bool:
+    return int(ladder["code"]) == _core.CONVERGED and ladder["moment_error"] <= moment_tol
+
+
+def _better_ladder(first, second, moment_tol):
+    """The ladder result to return from two attempts (``method="auto"``): one that met
+    ``moment_tol`` if any, else the smaller moment error; iterations of both are counted."""
+    if _ladder_met(second, moment_tol) or not (
+            _ladder_met(first, moment_tol) or first["moment_error"] <= second["moment_error"]):
+        best = dict(second)
+    else:
+        best = dict(first)
+    for key in ("iterations", "reorthonormalisations"):
+        best[key] = first[key] + second[key]
+    return best
 
 
 def solve_batch(moments, dim: int, order: int, **kwargs) -> MaxEntSolution:
@@ -430,6 +459,9 @@ def solve_batch(moments, dim: int, order: int, **kwargs) -> MaxEntSolution:
     if unknown:
         raise ValueError(f"solve_batch: unknown options {sorted(unknown)}")
     opts.update(kwargs)
+    if opts["method"] == "auto":
+        raise ValueError("method 'auto' is for solve only; solve_batch takes 'bfgs' or "
+                         "'newton'")
     _check_options(opts["tol"], opts["moment_tol"], opts["kappa_max"], opts["max_iterations"],
                    opts["method"], opts["reorth"], opts["passes"], opts["quad_points"],
                    opts["sigma"])
@@ -486,6 +518,8 @@ def relative_entropy_solve(moments, dim: int, order: int, *, prior_multipliers=N
     if unknown:
         raise ValueError(f"relative_entropy_solve: unknown options {sorted(unknown)}")
     opts.update(kwargs)
+    if opts["method"] == "auto":
+        opts["method"] = "bfgs"  # a general prior: no Newton fallback (yet)
     _check_options(opts["tol"], opts["moment_tol"], opts["kappa_max"], opts["max_iterations"],
                    opts["method"], opts["reorth"], opts["passes"], opts["quad_points"],
                    opts["sigma"])

@@ -10,6 +10,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+pytest.importorskip("evosax")  # an `experiments` extra, not a `test` one
+
 from experiments.dgs_ipop import default_population, ipop_cma_es
 
 

@@ -248,10 +248,12 @@ def test_envelope_cases(name):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name,method", [
-    # With the default BFGS, 3d8_mixed ends max_iterations: its T = 40, sigma = 0.5 rung
+    # With BFGS alone, 3d8_mixed ends max_iterations: its T = 40, sigma = 0.5 rung
     # uses up the reorthonormalisation cap and no usable warm start is left (see
-    # docs/benchmarks/maxent.md); Newton gets through that rung and converges.
+    # docs/benchmarks/maxent.md); Newton gets through that rung and converges, and the
+    # default "auto" falls back to it.
     ("3d8_mixed", "newton"),
+    ("3d8_mixed", "auto"),
     ("5d4_quartic", "bfgs"),
 ])
 def test_beyond_envelope_cases(name, method):
@@ -262,3 +264,27 @@ def test_beyond_envelope_cases(name, method):
     assert sol.moment_error <= 1e-4
     err = np.linalg.norm(sol.multipliers - case.multipliers) / np.linalg.norm(case.multipliers)
     assert err <= 1e-3
+
+
+def test_auto_method_keeps_the_attempt_that_met_the_tolerance():
+    from jaxopt_lab.maxent import solver as S
+
+    def attempt(code, err, iters):
+        return {"code": code, "moment_error": err, "iterations": iters,
+                "reorthonormalisations": 1, "lam": np.full(3, err)}
+
+    failed = attempt(S._core.MAX_ITERATIONS, 1e-2, 500)
+    good = attempt(S._core.CONVERGED, 1e-9, 40)
+    chosen = S._better_ladder(failed, good, 1e-6)
+    assert chosen["lam"][0] == 1e-9 and chosen["iterations"] == 540
+    assert chosen["reorthonormalisations"] == 2
+    # neither met the tolerance: the smaller moment error wins
+    worse = attempt(S._core.MAX_ITERATIONS, 5e-1, 10)
+    assert S._better_ladder(failed, worse, 1e-6)["lam"][0] == 1e-2
+    assert S._better_ladder(worse, failed, 1e-6)["lam"][0] == 1e-2
+
+
+def test_auto_is_for_single_solves_only():
+    m = maxent.moments_from_samples(np.random.default_rng(0).standard_normal((500, 2)), 4)
+    with pytest.raises(ValueError, match="'auto' is for solve only"):
+        maxent.solve_batch(m[None, :], 2, 4, method="auto")
