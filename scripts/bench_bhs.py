@@ -1,6 +1,7 @@
 """Benchmark: successes per CPU-second, vectorised JAX chains vs NumPy/SciPy references.
 
     python scripts/bench_bhs.py [--budget 20] [--ref-budget 30] [--chains 1024,4096]
+        [--cases "Modified Rosenbrock"] [--methods bhs] [--line-search backtracking]
     python scripts/bench_bhs.py --schwefel-dim 8 --budget 8 --chains 512
 
 In one process, on Egg-holder and Modified Rosenbrock with Table 5.1's settings:
@@ -9,6 +10,8 @@ In one process, on Egg-holder and Modified Rosenbrock with Table 5.1's settings:
     at T = 0 with L-BFGS-B, as the authors ran it);
   * BH: our vectorised chains vs ``scipy.optimize.basinhopping`` (Gaussian step in the
     variance convention, T = 1).
+The local minimiser is ``LBFGSConfig()``'s (Moré-Thuente line search) unless
+``--line-search`` says otherwise.
 Our chains run in the asynchronous mode by default (``BHConfig(local_steps=2)``: a chain
 whose local minimisation ends is accepted and perturbed at once instead of waiting for the
 slowest chain of the batch; ``--local-steps 0`` gives the synchronous mode).
@@ -33,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import jax  # noqa: E402
 
 from experiments.bhs_common import Runner, scipy_cell  # noqa: E402
-from jaxopt_lab.basin_hopping import BHConfig  # noqa: E402
+from jaxopt_lab.basin_hopping import BHConfig, LBFGSConfig  # noqa: E402
 from jaxopt_lab.problems import landscapes  # noqa: E402
 
 CASES = {
@@ -50,6 +53,10 @@ def main(argv=None):
     parser.add_argument("--local-steps", type=int, default=2,
                         help="asynchronous mode: L-BFGS iterations per step (0: synchronous)")
     parser.add_argument("--cases", type=str, default=",".join(CASES))
+    parser.add_argument("--methods", type=str, default="bhs,bh", help="bhs,bh or one of them")
+    parser.add_argument("--line-search", type=str, default=None,
+                        choices=("backtracking", "more_thuente"),
+                        help="local minimiser's line search (default: LBFGSConfig's)")
     parser.add_argument("--json", type=Path, default=None, help="write the figures here")
     parser.add_argument("--schwefel-dim", type=int, default=0,
                         help="instead: BH-S on Schwefel-07 in this dimension (Fig 3.4 "
@@ -58,11 +65,15 @@ def main(argv=None):
     if args.schwefel_dim:
         return schwefel(args)
     chain_counts = [int(c) for c in args.chains.split(",")]
+    local = (LBFGSConfig() if args.line_search is None else
+             LBFGSConfig(line_search=args.line_search))
     out = {"machine": {"platform": platform.platform(), "cpu_count": os.cpu_count(),
                        "backend": jax.default_backend(),
                        "device": str(jax.devices()[0].device_kind)},
-           "budget_cpu_s": args.budget, "ref_budget_cpu_s": args.ref_budget, "rows": []}
-    print(f"# backend={jax.default_backend()} devices={jax.devices()} cpus={os.cpu_count()}")
+           "budget_cpu_s": args.budget, "ref_budget_cpu_s": args.ref_budget,
+           "line_search": local.line_search, "local_steps": args.local_steps, "rows": []}
+    print(f"# backend={jax.default_backend()} devices={jax.devices()} cpus={os.cpu_count()} "
+          f"line_search={local.line_search} local_steps={args.local_steps}")
     header = ("landscape", "method", "impl", "chains", "runs", "succ", "rho%", "cpu_s",
               "wall_s", "succ/cpu_s", "succ/wall_s", "ratio_cpu", "ratio_wall")
     print(" | ".join(header))
@@ -70,7 +81,7 @@ def main(argv=None):
         for name in args.cases.split(","):
             case = CASES[name]
             ls = landscapes.get(name)
-            for method in ("bhs", "bh"):
+            for method in args.methods.split(","):
                 t0 = time.perf_counter()
                 ref = scipy_cell(ls, method, args.ref_budget, 0,
                                  sigma=case["bh_sigma"] if method == "bh" else case["bhs_sigma"],
@@ -87,7 +98,7 @@ def main(argv=None):
                       f"  ({time.perf_counter() - t0:.0f} s)", flush=True)
                 for n in chain_counts:
                     config = BHConfig(dim=2, kind=method, max_skips=case["K"], skip_block=None,
-                                      skip_boundary="periodic", restart=True)
+                                      skip_boundary="periodic", restart=True, local=local)
                     runner = Runner([ls], config, n, steps_per_call=10,
                                     local_steps=args.local_steps or None)
                     kw = (dict(sigma_bh=case["bh_sigma"], temperature=1.0) if method == "bh"

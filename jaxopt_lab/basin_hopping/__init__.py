@@ -2,7 +2,8 @@
 
 Goodridge, Moriarty, Vogrinc, Zocca, "Hopping between distant basins", 2021
 (arXiv:2108.05229). Modules: :mod:`.perturb` (random walk, skipping chain),
-:mod:`.local` (projected L-BFGS as an init/step pair), :mod:`.chains` (the batched
+:mod:`.local` (projected L-BFGS as an init/step pair), :mod:`.linesearch` (its
+Moré-Thuente line search, one evaluation per step), :mod:`.chains` (the batched
 init/step methods and Metropolis acceptance), :mod:`.metrics` (reliability, efficiency,
 jump statistics, budgeted runs).
 
@@ -19,7 +20,7 @@ Example::
 import jax.numpy as jnp
 
 from jaxopt_lab import registry
-from jaxopt_lab.basin_hopping import chains, local, metrics, perturb
+from jaxopt_lab.basin_hopping import chains, linesearch, local, metrics, perturb
 from jaxopt_lab.basin_hopping.chains import (BHConfig, BHInfo, BHParams, BHState, Phases,
                                              Proposal, make, make_params, make_phases,
                                              metropolis_accept, restart_state,
@@ -34,9 +35,8 @@ __all__ = ["BHConfig", "BHInfo", "BHParams", "BHState", "Phases", "Proposal", "m
            "make_phases", "make_params", "restart_state",
            "metropolis_accept", "validate_params", "LBFGSConfig", "LocalParams", "make_lbfgs",
            "random_walk", "skipping_chain", "wrap", "BudgetResult", "Summary", "run_budget",
-           "run_to_completion", "summarize", "time_split", "uniform_starts", "chains", "local",
-           "metrics",
-           "perturb"]
+           "run_to_completion", "summarize", "time_split", "uniform_starts", "chains",
+           "linesearch", "local", "metrics", "perturb"]
 
 
 def _example(kind: str, local_steps=None) -> registry.Example:

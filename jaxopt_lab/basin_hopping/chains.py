@@ -42,7 +42,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxopt_lab.basin_hopping import perturb
-from jaxopt_lab.basin_hopping.local import LBFGSConfig, LBFGSState, LocalParams, make_lbfgs
+from jaxopt_lab.basin_hopping.local import (LBFGSConfig, LBFGSState, LocalParams, blank_state,
+                                           make_lbfgs)
 from jaxopt_lab.core import Method
 
 __all__ = ["BHConfig", "BHParams", "BHState", "BHInfo", "Proposal", "Phases", "make",
@@ -74,7 +75,9 @@ class BHConfig:
         ``max_skips`` at once); results do not depend on it.
       local_steps: ``None`` (default): every step runs each chain's local minimisation to
         completion, so the batch waits for its slowest chain. An int ``m``: asynchronous
-        mode, each step does ``m`` L-BFGS iterations for every chain, and a chain whose
+        mode, each step does ``m`` local-minimiser steps for every chain (one line-search
+        trial each with the default Moré-Thuente search, one L-BFGS iteration each with
+        ``line_search="backtracking"``), and a chain whose
         minimisation has finished is accepted/rejected and perturbed again at once, so no
         lane idles (the same algorithm per chain; a step is then a "tick", not one BH
         iteration). Much faster for large batches.
@@ -328,14 +331,7 @@ def make_params(lower, upper, *, sigma_bh=1.0, sigma_skip=1.0, num_skips=25, tem
 
 
 def _blank_ls(num_chains: int, dim: int, memory: int, dtype) -> LBFGSState:
-    zi = jnp.zeros((num_chains,), jnp.int32)
-    return LBFGSState(x=jnp.zeros((num_chains, dim), dtype), f=jnp.zeros((num_chains,), dtype),
-                      g=jnp.zeros((num_chains, dim), dtype),
-                      s_hist=jnp.zeros((num_chains, memory, dim), dtype),
-                      y_hist=jnp.zeros((num_chains, memory, dim), dtype),
-                      rho=jnp.zeros((num_chains, memory), dtype), head=zi, count=zi,
-                      iteration=zi, done=jnp.ones((num_chains,), bool), status=zi,
-                      num_evals=zi, num_nonfinite=zi)
+    return blank_state(num_chains, dim, memory, dtype)
 
 
 def restart_state(num_chains: int, dim: int, dtype=jnp.float32, memory: int = 10) -> BHState:

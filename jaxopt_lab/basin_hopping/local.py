@@ -6,21 +6,34 @@ projected quasi-Newton):
 
   * variables at a bound whose gradient pushes outwards are *active* and frozen this
     iteration; the L-BFGS two-loop recursion (memory ``m``) acts on the free ones;
-  * a backtracking line search with the Armijo condition
+  * the line search (``LBFGSConfig.line_search``) is either a backtracking search
+    (``"backtracking"``) with the Armijo condition
     ``f(z) <= f(x) + c1 g.(z - x)`` over ``num_line_search`` trial points evaluated as one
     batch, the first acceptable one taken. With ``first_step="boxed"`` (default) the
     trials are ``z_j = x + 2^-j (P(x + t0 d) - x)`` on the segment to the projected full
     step, as L-BFGS-B searches, with ``t0 = 1`` (L-BFGS-B's first step on a fully boxed
     problem: ``P(x - g)``); with ``"scaled"`` they are ``P(x + t0 2^-j d)`` on the projected
     path with ``t0 = min(1, 1/|d|)`` on the first iteration (see :class:`LBFGSConfig`);
+    or (``"more_thuente"``, the default) L-BFGS-B's own line search: a Moré-Thuente
+    search for the strong Wolfe conditions (``ftol = 1e-3``, ``gtol = 0.9``,
+    ``xtol = 0.1``, at most 20 trials, :mod:`.linesearch`) along the segment from ``x`` to
+    ``P(x + t0 d)`` and beyond it up to the box (up to ``P(x - g)`` only on the first
+    iteration, as L-BFGS-B), one value and gradient per ``step`` so that a batch of
+    points advances in lock-step, masked and without branches; a failed search drops
+    the memory and retries with ``-g`` (L-BFGS-B's rule), and ends the minimisation when
+    the memory is already empty. Its interpolating steps reach the scale of a narrow
+    well where halvings of a unit step cannot (e.g. Modified Rosenbrock near x*:
+    curvature ~1e4), and it reproduces L-BFGS-B's basin statistics (see
+    docs/benchmarks/bhs.md);
   * stopping as L-BFGS-B: ``|P(x - g) - x|_inf <= gtol`` or
     ``(f_k - f_{k+1}) <= ftol max(|f_k|, |f_{k+1}|, 1)``, a failed line search, or the
     fixed iteration cap ``max_iter``; each point carries its own ``done`` flag and status.
 
 Non-finite values: an objective value or gradient that is not finite is treated as
-``f = +inf`` (and a zero gradient); such a trial point never passes the Armijo test, a
-start point with a non-finite value is returned at once with status ``NONFINITE``. They
-are counted in ``num_nonfinite``.
+``f = +inf`` (and a zero gradient); such a trial point never passes the Armijo test (the
+Moré-Thuente search halves its step or ends, see :mod:`.linesearch`), a start point with
+a non-finite value is returned at once with status ``NONFINITE``. They are counted in
+``num_nonfinite``.
 
 Everything works on one point ``x[dim]``; basin hopping vmaps it over chains. To replace
 the minimiser, pass any :class:`LocalMinimizer` with the same ``minimize`` signature.
@@ -37,12 +50,15 @@ from typing import Callable, NamedTuple
 import jax
 import jax.numpy as jnp
 
+from jaxopt_lab.basin_hopping import linesearch
+
 __all__ = ["LBFGSConfig", "LocalParams", "LBFGSState", "LocalMinimizer", "make_lbfgs",
            "CONVERGED_GTOL", "CONVERGED_FTOL", "MAX_ITER", "LINE_SEARCH_FAILED", "NONFINITE",
-           "RUNNING", "FIRST_STEPS"]
+           "RUNNING", "FIRST_STEPS", "LINE_SEARCHES", "blank_state"]
 
 RUNNING, CONVERGED_GTOL, CONVERGED_FTOL, MAX_ITER, LINE_SEARCH_FAILED, NONFINITE = range(6)
 FIRST_STEPS = ("boxed", "scaled")
+LINE_SEARCHES = ("backtracking", "more_thuente")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,8 +68,8 @@ class LBFGSConfig:
     Attributes:
       memory: number of stored ``(s, y)`` pairs (L-BFGS-B's default is 10).
       max_iter: iteration cap (each iteration: one line search + one gradient).
-      num_line_search: number of halvings tried by the line search.
-      c1: Armijo constant.
+      num_line_search: number of halvings tried by the backtracking line search.
+      c1: Armijo constant (backtracking).
       first_step: initial trial step of the first iteration (direction ``-g``):
         ``"boxed"`` (default) follows L-BFGS-B (``lnsrlb``): ``t0 = 1`` when every variable
         has finite bounds, else ``min(1, 1/|g|)``. The first trial is then the projected
@@ -61,6 +77,20 @@ class LBFGSConfig:
         large; the paper's BH inherits these jumps (e.g. Styblinski-Tang, Table 5.1).
         ``"scaled"``: always ``min(1, 1/|g|)`` (L-BFGS-B's rule for a problem that is not
         fully boxed; a short first step that stays in the start's basin).
+      line_search: ``"more_thuente"`` (default): L-BFGS-B's strong-Wolfe search
+        (:mod:`.linesearch`) along the segment to ``P(x + d)`` and beyond it up to the
+        box, one value and gradient per ``step`` (a step is one trial, an iteration ends
+        when its search ends), at most ``max_line_search`` trials; a failed search
+        resets the memory (as L-BFGS-B does) or, with an empty memory, ends the
+        minimisation with ``LINE_SEARCH_FAILED``. ``"backtracking"`` (the default before
+        this option existed): Armijo halvings, ``num_line_search`` trial values
+        evaluated as one batch per iteration (one ``step`` is one iteration); cheaper
+        per iteration, but its basin statistics differ from L-BFGS-B's (e.g.
+        Freudenstein-Roth) and it cannot refine inside narrow wells (Modified
+        Rosenbrock), see docs/benchmarks/bhs.md.
+      max_line_search: trial cap of the Moré-Thuente search (L-BFGS-B's ``maxls``).
+      wolfe_ftol, wolfe_gtol, wolfe_xtol: its sufficient-decrease, curvature and interval
+        tolerances (L-BFGS-B: 1e-3, 0.9, 0.1).
     """
 
     memory: int = 10
@@ -68,9 +98,22 @@ class LBFGSConfig:
     num_line_search: int = 12
     c1: float = 1e-4
     first_step: str = "boxed"
+    line_search: str = "more_thuente"
+    max_line_search: int = 20
+    wolfe_ftol: float = 1e-3
+    wolfe_gtol: float = 0.9
+    wolfe_xtol: float = 0.1
 
     def __post_init__(self):
-        for name in ("memory", "max_iter", "num_line_search"):
+        if self.line_search not in LINE_SEARCHES:
+            raise ValueError(f"line_search must be one of {LINE_SEARCHES}, got "
+                             f"{self.line_search!r}")
+        if not 0.0 < self.wolfe_ftol < self.wolfe_gtol < 1.0:
+            raise ValueError(f"wolfe_ftol and wolfe_gtol must satisfy 0 < wolfe_ftol < "
+                             f"wolfe_gtol < 1, got {self.wolfe_ftol!r} and {self.wolfe_gtol!r}")
+        if not self.wolfe_xtol > 0.0:
+            raise ValueError(f"wolfe_xtol must be > 0, got {self.wolfe_xtol!r}")
+        for name in ("memory", "max_iter", "num_line_search", "max_line_search"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be an int >= 1, got {value!r}")
@@ -101,6 +144,10 @@ class LBFGSState(NamedTuple):
       done: ``[]`` bool; status: ``[]`` int32 (``RUNNING``, ``CONVERGED_GTOL``, ...).
       num_evals: ``[]`` int32 objective evaluations (a value+gradient counts as one).
       num_nonfinite: ``[]`` int32 non-finite evaluations.
+      direction: ``[dim]`` search direction of the Moré-Thuente search in progress.
+      searching: ``[]`` bool, a Moré-Thuente search is in progress.
+      search: its :class:`~.linesearch.SearchState` (``aux_x``: ``[dim]`` gradient at the
+        best step). The last three are unused (zeros) with backtracking.
     """
 
     x: jax.Array
@@ -116,6 +163,36 @@ class LBFGSState(NamedTuple):
     status: jax.Array
     num_evals: jax.Array
     num_nonfinite: jax.Array
+    direction: jax.Array
+    searching: jax.Array
+    search: linesearch.SearchState
+
+
+def _blank_search(dim: int, dtype, batch: tuple = ()) -> linesearch.SearchState:
+    zero = jnp.zeros(batch, dtype)
+    s = linesearch.start(jnp.zeros((), dtype), -jnp.ones((), dtype), jnp.ones((), dtype),
+                         jnp.ones((), dtype), jnp.zeros((dim,), dtype))
+    s = jax.tree.map(lambda a: jnp.broadcast_to(a, batch + a.shape), s)
+    return s._replace(status=jnp.full(batch, linesearch.CONVERGED, jnp.int32), step=zero)
+
+
+def blank_state(num_points: int, dim: int, memory: int = 10, dtype=jnp.float32) -> LBFGSState:
+    """A finished (``done``) placeholder state for ``num_points`` points, nothing evaluated.
+
+    Args:
+      num_points: leading batch size; dim: coordinates; memory: ``LBFGSConfig.memory``.
+      dtype: floating dtype.
+    """
+    zi = jnp.zeros((num_points,), jnp.int32)
+    zv = jnp.zeros((num_points, dim), dtype)
+    return LBFGSState(x=zv, f=jnp.zeros((num_points,), dtype), g=zv,
+                      s_hist=jnp.zeros((num_points, memory, dim), dtype),
+                      y_hist=jnp.zeros((num_points, memory, dim), dtype),
+                      rho=jnp.zeros((num_points, memory), dtype), head=zi, count=zi,
+                      iteration=zi, done=jnp.ones((num_points,), bool), status=zi,
+                      num_evals=zi, num_nonfinite=zi, direction=zv,
+                      searching=jnp.zeros((num_points,), bool),
+                      search=_blank_search(dim, dtype, (num_points,)))
 
 
 class LocalMinimizer(NamedTuple):
@@ -178,7 +255,8 @@ def make_lbfgs(objective: Callable[[jax.Array], jax.Array],
                           count=jnp.zeros((), jnp.int32), iteration=jnp.zeros((), jnp.int32),
                           done=status != RUNNING, status=status.astype(jnp.int32),
                           num_evals=jnp.ones((), jnp.int32),
-                          num_nonfinite=bad.astype(jnp.int32))
+                          num_nonfinite=bad.astype(jnp.int32), direction=jnp.zeros_like(x),
+                          searching=jnp.zeros((), bool), search=_blank_search(dim, x.dtype))
 
     def direction(state, free):
         # Two-loop recursion over the stored pairs restricted to the free variables.
@@ -267,8 +345,102 @@ def make_lbfgs(objective: Callable[[jax.Array], jax.Array],
                          head=head, count=count, iteration=iteration, done=status != RUNNING,
                          status=status.astype(jnp.int32),
                          num_evals=state.num_evals + num_tried + ok.astype(jnp.int32),
-                         num_nonfinite=state.num_nonfinite + num_bad)
+                         num_nonfinite=state.num_nonfinite + num_bad,
+                         direction=state.direction, searching=state.searching,
+                         search=state.search)
         return jax.tree.map(lambda a, b: jnp.where(state.done, a, b), state, new)
+
+    def feasible_max(x, p, lower, upper):
+        # Largest t with lower <= x + t p <= upper (huge if p = 0).
+        big = jnp.asarray(1e10, x.dtype)
+        room = jnp.where(p > 0, upper - x, jnp.where(p < 0, lower - x, big))
+        t = jnp.where(p != 0, room / jnp.where(p != 0, p, 1.0), big)
+        return jnp.minimum(jnp.min(jnp.maximum(t, 0.0)), big)
+
+    def new_search(state, lower, upper):
+        # L-BFGS-B's search set-up: direction to the feasible point P(x + d), first trial
+        # t = 1 (or min(1, 1/|p|), see ``first_step``), largest step 1 on the very first
+        # iteration and the box's limit along p afterwards.
+        dtype = state.x.dtype
+        free = ~(((state.x <= lower) & (state.g > 0)) | ((state.x >= upper) & (state.g < 0)))
+        d = direction(state, free.astype(dtype))
+        p = jnp.clip(state.x + d, lower, upper) - state.x
+        gp = jnp.dot(state.g, p)
+        p_sd = jnp.clip(state.x - state.g, lower, upper) - state.x  # projected steepest
+        p = jnp.where(gp < 0, p, p_sd)
+        gp = jnp.dot(state.g, p)
+        p_norm = jnp.sqrt(jnp.dot(p, p))
+        short = jnp.minimum(1.0, 1.0 / jnp.maximum(p_norm, 1e-30))
+        if config.first_step == "boxed":
+            boxed = jnp.all(jnp.isfinite(lower) & jnp.isfinite(upper))
+            short = jnp.where(boxed, 1.0, short)
+        step0 = jnp.where(state.count == 0, short, 1.0).astype(dtype)
+        step_max = jnp.where(state.iteration == 0, 1.0,
+                             jnp.maximum(feasible_max(state.x, p, lower, upper), 1.0))
+        search = linesearch.start(state.f, gp, step0, step_max.astype(dtype), state.g)
+        # Not a descent direction (only at a stationary point of the free variables):
+        # the search ends at once with nothing found.
+        search = search._replace(status=jnp.where(gp < 0, linesearch.RUNNING,
+                                                  linesearch.NONFINITE_END).astype(jnp.int32))
+        return p, search
+
+    def step_mt(state, lower, upper, params):
+        dtype = state.x.dtype
+        p_new, search_new = new_search(state, lower, upper)
+        fresh = ~state.searching
+        p = jnp.where(fresh, p_new, state.direction)
+        search = jax.tree.map(lambda a, b: jnp.where(fresh, a, b), search_new, state.search)
+        degenerate = search.status != linesearch.RUNNING
+        trial = jnp.clip(state.x + search.step * p, lower, upper)
+        f_t, g_t, bad_t = safe_value_and_grad(trial)
+        d_t = jnp.dot(g_t, p)
+        kw = dict(ftol=config.wolfe_ftol)
+        search = linesearch.update(search, f_t, d_t, g_t, gtol=config.wolfe_gtol,
+                                   xtol=config.wolfe_xtol, max_evals=config.max_line_search,
+                                   **kw)
+        ended = search.status != linesearch.RUNNING
+        res = linesearch.outcome(search, f_t, d_t, g_t, **kw)
+        ok = ended & res.ok & ~degenerate
+        x_new = jnp.where(ok, jnp.clip(state.x + res.step * p, lower, upper), state.x)
+        f_new = jnp.where(ok, res.f, state.f)
+        g_new = jnp.where(ok, res.aux, state.g)
+        s = x_new - state.x
+        y = g_new - state.g
+        sy = jnp.dot(s, y)
+        eps = jnp.finfo(dtype).eps
+        store = ok & (sy > eps * jnp.dot(y, y))
+        head = state.head
+        failed = ended & ~ok
+        reset = failed & (state.count > 0)  # L-BFGS-B: drop the memory and try again
+        s_hist = jnp.where(store, state.s_hist.at[head].set(s), state.s_hist)
+        y_hist = jnp.where(store, state.y_hist.at[head].set(y), state.y_hist)
+        rho = jnp.where(store, state.rho.at[head].set(1.0 / jnp.where(store, sy, 1.0)),
+                        state.rho)
+        head = jnp.where(reset, 0, jnp.where(store, (head + 1) % m, head))
+        count = jnp.where(reset, 0, jnp.where(store, jnp.minimum(state.count + 1, m),
+                                               state.count))
+        iteration = state.iteration + ended
+        pg = _projected_gradient_norm(x_new, g_new, lower, upper)
+        scale = jnp.maximum(jnp.maximum(jnp.abs(state.f), jnp.abs(f_new)), 1.0)
+        status = jnp.where(
+            ~ended, RUNNING,
+            jnp.where(failed & ~reset, LINE_SEARCH_FAILED,
+                      jnp.where(ok & (pg <= params.gtol), CONVERGED_GTOL,
+                                jnp.where(ok & (state.f - f_new <= params.ftol * scale),
+                                          CONVERGED_FTOL,
+                                          jnp.where(iteration >= config.max_iter, MAX_ITER,
+                                                    RUNNING)))))
+        evaluated = ~degenerate
+        new = LBFGSState(x=x_new, f=f_new, g=g_new, s_hist=s_hist, y_hist=y_hist, rho=rho,
+                         head=head, count=count, iteration=iteration,
+                         done=status != RUNNING, status=status.astype(jnp.int32),
+                         num_evals=state.num_evals + evaluated.astype(jnp.int32),
+                         num_nonfinite=state.num_nonfinite + (evaluated & bad_t),
+                         direction=p, searching=~ended, search=search)
+        return jax.tree.map(lambda a, b: jnp.where(state.done, a, b), state, new)
+
+    if config.line_search == "more_thuente":
+        step = step_mt  # noqa: F811
 
     def minimize(x0, lower, upper, params):
         state = init(x0, lower, upper, params)

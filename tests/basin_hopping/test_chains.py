@@ -32,6 +32,12 @@ def test_metropolis_zero_temperature_ties_and_inf():
     assert not bool(jnp.any(acc))
 
 
+# Chain-logic tests whose outcome does not depend on the local minimiser use the cheaper
+# backtracking line search (it compiles faster); the default Moré-Thuente one runs in the
+# registered examples (contract and determinism tests) and the non-finite tests here.
+CHEAP = LBFGSConfig(line_search="backtracking")
+
+
 def _flat(x):
     return jnp.sum(x * 0.0)
 
@@ -43,7 +49,8 @@ def test_run_ends_after_patience_plus_one_nonimproving_perturbations(restart, lo
     # a new run, so runs take patience + 2 steps each.
     patience, steps = 3, 17
     # (asynchronous mode: the local step converges at once here, so a tick is an iteration)
-    method = make(_flat, BHConfig(dim=2, kind="bh", restart=restart, local_steps=local_steps))
+    method = make(_flat, BHConfig(dim=2, kind="bh", restart=restart, local_steps=local_steps,
+                                  local=CHEAP))
     params = make_params([-1.0, -1.0], [1.0, 1.0], patience=patience, temperature=0.0)
     x0 = jnp.zeros((2, 2))
     final, trace = jax.jit(lambda k: run(method, k, x0, params, steps))(jax.random.key(0))
@@ -96,7 +103,8 @@ def test_random_walk_jump_statistic_is_the_rayleigh_mean():
     def bowl(x):
         return 1e-3 * jnp.sum(x ** 2)
 
-    method = make(bowl, BHConfig(dim=2, kind="bh", local=LBFGSConfig(max_iter=5)))
+    method = make(bowl, BHConfig(dim=2, kind="bh",
+                                 local=LBFGSConfig(max_iter=5, line_search="backtracking")))
     params = make_params([-100.0, -100.0], [100.0, 100.0], sigma_bh=4.0, temperature=1e9,
                          patience=1000)
     x0 = uniform_starts(jax.random.key(0), params.lower, params.upper, 256)
@@ -143,7 +151,7 @@ def test_nonfinite_objective_is_counted_and_never_accepted():
 
 
 def test_budget_run_counts_only_finished_runs():
-    method = make(_flat, BHConfig(dim=2, kind="bhs", max_skips=4, restart=True))
+    method = make(_flat, BHConfig(dim=2, kind="bhs", max_skips=4, restart=True, local=CHEAP))
     params = make_params([-1.0, -1.0], [1.0, 1.0], num_skips=4, patience=2)
     res = run_budget(method, jax.random.key(0), params, num_chains=3, budget_s=1e6,
                      steps_per_call=8, max_calls=2)
@@ -207,7 +215,7 @@ def test_nonfinite_values_are_counted_in_info_async():
 
 
 def test_run_budget_bad_input():
-    method = make(_flat, BHConfig(dim=2, kind="bhs", max_skips=4, restart=True))
+    method = make(_flat, BHConfig(dim=2, kind="bhs", max_skips=4, restart=True, local=CHEAP))
     params = make_params([-1.0, -1.0], [1.0, 1.0], num_skips=4)
     key = jax.random.key(0)
     with pytest.raises(ValueError, match="budget_s"):

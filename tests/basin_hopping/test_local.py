@@ -114,15 +114,18 @@ def _styblinski_proposals_and_scipy_minima():
     return ys, ref
 
 
-@pytest.mark.parametrize("first_step", ["boxed", "scaled"])
-def test_first_step_rule_follows_lbfgsb_on_a_box(first_step):
+@pytest.mark.parametrize("first_step,line_search", [("boxed", "backtracking"),
+                                                     ("scaled", "backtracking"),
+                                                     ("boxed", "more_thuente")])
+def test_first_step_rule_follows_lbfgsb_on_a_box(first_step, line_search):
     # L-BFGS-B on a fully boxed problem takes t = 1 on its first iteration, so from points
     # with a large gradient it often leaves the start's basin (the paper's BH relies on
     # it). "boxed" reproduces SciPy's basin statistics; "scaled" stays in the start basin.
     ys, ref = _styblinski_proposals_and_scipy_minima()
     lo, hi = np.full(2, -5.0), np.full(2, 5.0)
     with jax.enable_x64(True):
-        lm = make_lbfgs(_styblinski, LBFGSConfig(first_step=first_step))
+        lm = make_lbfgs(_styblinski, LBFGSConfig(first_step=first_step,
+                                                 line_search=line_search))
         st = jax.jit(jax.vmap(lm.minimize, in_axes=(0, None, None, None)))(
             jnp.asarray(ys), jnp.asarray(lo), jnp.asarray(hi),
             LocalParams(jnp.float64(2.2e-9), jnp.float64(1e-5)))
@@ -132,7 +135,10 @@ def test_first_step_rule_follows_lbfgsb_on_a_box(first_step):
     left_ref = np.any(np.sign(ref - 0.157) != start_basin, axis=1)
     same = np.all(np.abs(ours - ref) < 1e-3, axis=1)
     assert left_ref.mean() > 0.08  # SciPy leaves its start basin in ~13% of the cases
-    if first_step == "boxed":
+    if line_search == "more_thuente":  # L-BFGS-B's own search: nearly point for point
+        assert abs(left_ours.mean() - left_ref.mean()) < 0.03
+        assert same.mean() > 0.95
+    elif first_step == "boxed":
         assert abs(left_ours.mean() - left_ref.mean()) < 0.1
         assert same[left_ref].mean() > 0.5  # mostly the same far basin as SciPy
         assert same.mean() > 0.85

@@ -50,7 +50,8 @@ def test_evaluation_split_on_a_flat_landscape(kind, k_evals):
     # start after one value+gradient. Runs take patience + 2 steps, the first a restart
     # (a uniform start, no perturbation).
     patience, steps, n = 2, 13, 3
-    config = BHConfig(dim=2, kind=kind, max_skips=5)
+    config = BHConfig(dim=2, kind=kind, max_skips=5,
+                      local=LBFGSConfig(line_search="backtracking"))
     _, phases = make_phases(_flat, config)
     params = make_params([-1.0, -1.0], [1.0, 1.0], num_skips=5, patience=patience)
     split = time_split(phases, jax.random.key(0), params, num_chains=n, num_steps=steps)
