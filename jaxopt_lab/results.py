@@ -169,6 +169,25 @@ class RunRecord:
         _write_json(self.path / "env.json", environment_info(**dict(env_extra or {})))
         self._cut_torn_line()
 
+    @classmethod
+    def open_readonly(cls, out_dir) -> "RunRecord":
+        """An existing record, for :meth:`load` and :meth:`done_seeds` only; writes nothing.
+
+        Unlike the constructor it neither rewrites ``config.json`` nor ``env.json`` (the
+        environment the run was made in) nor trims a torn last row.
+
+        Raises:
+          FileNotFoundError: ``out_dir`` holds no ``config.json``.
+        """
+        path = Path(out_dir)
+        config_path = path / "config.json"
+        if not config_path.exists():
+            raise FileNotFoundError(f"out_dir: {str(path)!r} holds no record (no config.json)")
+        self = cls.__new__(cls)
+        self.path = path
+        self.config = json.loads(config_path.read_text())
+        return self
+
     def _cut_torn_line(self) -> None:
         """Drops a partially written last row (a kill during a write) before appending."""
         path = self.path / _METRICS

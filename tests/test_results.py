@@ -75,3 +75,19 @@ def test_unwritable_path_names_the_argument(tmp_path):
     blocker.write_text("not a folder")
     with pytest.raises(ValueError, match="out: cannot write"):
         results.RunRecord(blocker / "run", {})
+
+
+def test_open_readonly_loads_and_writes_nothing(tmp_path):
+    rec = results.RunRecord(tmp_path / "run", {"a": 1})
+    rec.write_chunk([0, 2], {"f": np.array([1.0, 3.0]), "trace": np.ones((2, 4))})
+    files = {p: p.read_bytes() for p in (tmp_path / "run").rglob("*") if p.is_file()}
+    ro = results.RunRecord.open_readonly(tmp_path / "run")
+    assert ro.config == {"a": 1}
+    assert ro.done_seeds() == {0, 2}
+    loaded = ro.load([2])
+    np.testing.assert_array_equal(loaded["f"], [3.0])
+    assert loaded["trace"].shape == (1, 4)
+    after = {p: p.read_bytes() for p in (tmp_path / "run").rglob("*") if p.is_file()}
+    assert after == files
+    with pytest.raises(FileNotFoundError, match="out_dir"):
+        results.RunRecord.open_readonly(tmp_path / "missing")
