@@ -60,8 +60,12 @@ def _contract_adapter(method, x0, params, evals_per_step):
 
 
 def make_adapter(name: str, fname: str, dim: int, inst: hd.Instance, total: int,
-                 chunk_size: int | None = None) -> tuple[Adapter, int]:
-    """The adapter of method ``name`` on instance ``inst`` and its number of steps."""
+                 chunk_size: int | None = None, dgs_sigma: float = 5.0) -> tuple[Adapter, int]:
+    """The adapter of method ``name`` on instance ``inst`` and its number of steps.
+
+    ``dgs_sigma``: DGS's initial radius in units of the domain width ``w`` (the paper's 5;
+    other values are diagnostics, see docs/benchmarks/dgs.md §2.3).
+    """
     f = hd.objective(fname, inst)
     w = hd.width(fname)
     lo, hi = hd.DOMAINS[hd.IDS.get(fname, fname)]
@@ -69,7 +73,7 @@ def make_adapter(name: str, fname: str, dim: int, inst: hd.Instance, total: int,
     if name == "DGS":
         cfg = dgs.DGSConfig(dim=dim, num_points=NUM_POINTS, chunk_size=chunk_size)
         steps = total // (cfg.evals_per_step - 1)
-        p = dgs.dgs_params(lr0, 5.0 * w, horizon=float(steps))
+        p = dgs.dgs_params(lr0, dgs_sigma * w, horizon=float(steps))
         return _contract_adapter(dgs.make_dgs(f, cfg), inst.x0, p, cfg.evals_per_step), steps
     if name == "AdaDGS":
         cfg = dgs.AdaDGSConfig(dim=dim, num_points=NUM_POINTS, chunk_size=chunk_size)
@@ -200,13 +204,13 @@ def drive(adapter: Adapter, key, steps: int, num_checkpoints: int, objective, x_
 
 
 def run_fn(name: str, fname: str, dim: int, total: int, num_checkpoints: int,
-           chunk_size: int | None = None):
+           chunk_size: int | None = None, dgs_sigma: float = 5.0):
     """``run_fn(key) -> dict`` for the sweep: instance from the key, then the method."""
 
     def fn(key):
         k_inst, k_run = jax.random.split(key)
         inst = hd.sample_instance(k_inst, fname, dim)
-        adapter, steps = make_adapter(name, fname, dim, inst, total, chunk_size)
+        adapter, steps = make_adapter(name, fname, dim, inst, total, chunk_size, dgs_sigma)
         return drive(adapter, k_run, steps, num_checkpoints, hd.objective(fname, inst),
                      inst.x_opt)
 

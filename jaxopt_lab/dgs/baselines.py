@@ -279,12 +279,19 @@ def make_es(objective: Callable[[jax.Array], jax.Array], config: ESConfig) -> Me
         lr, sigma = _schedules(config, params, state.step)
         sigma = jnp.asarray(sigma, dtype)
 
-        def chunk_values(c):
-            eps = noise(key, c, dtype)
+        def chunk_values(c, eps=None):
+            eps = noise(key, c, dtype) if eps is None else eps
             pts = jnp.concatenate([x[None, :] + sigma * eps, x[None, :] - sigma * eps])
             return batched(pts).reshape(2, chunk_pairs).astype(dtype)
 
-        vals = jax.lax.map(chunk_values, jnp.arange(num_chunks))  # [nc, 2, cp]
+        if num_chunks == 1:
+            # one chunk: draw the noise once and keep it for the gradient (the chunked path
+            # redraws it from the same key to bound memory; the values are identical)
+            eps_all = noise(key, 0, dtype)
+            vals = chunk_values(0, eps_all)[None]  # [1, 2, cp]
+        else:
+            eps_all = None
+            vals = jax.lax.map(chunk_values, jnp.arange(num_chunks))  # [nc, 2, cp]
         valid = (jnp.arange(num_chunks * chunk_pairs) < num_pairs).reshape(num_chunks,
                                                                           chunk_pairs)
         finite = jnp.isfinite(vals)
@@ -302,7 +309,10 @@ def make_es(objective: Callable[[jax.Array], jax.Array], config: ESConfig) -> Me
         def accumulate(g, c):
             return g + weights[c] @ noise(key, c, dtype), None
 
-        g, _ = jax.lax.scan(accumulate, jnp.zeros((dim,), dtype), jnp.arange(num_chunks))
+        if eps_all is not None:
+            g = weights[0] @ eps_all
+        else:
+            g, _ = jax.lax.scan(accumulate, jnp.zeros((dim,), dtype), jnp.arange(num_chunks))
         x_new, gnorm, snorm = descend(x, g, lr, config.normalize)
         # best evaluated sample (for best-so-far tracking)
         masked = jnp.where(finite & valid[:, None, :], vals, jnp.inf)
@@ -310,7 +320,7 @@ def make_es(objective: Callable[[jax.Array], jax.Array], config: ESConfig) -> Me
         cand_f = masked.reshape(-1)[flat_i]
         c_i, rest = jnp.divmod(flat_i, 2 * chunk_pairs)
         s_i, j_i = jnp.divmod(rest, chunk_pairs)
-        eps_best = noise(key, c_i, dtype)[j_i]
+        eps_best = (eps_all[j_i] if eps_all is not None else noise(key, c_i, dtype)[j_i])
         cand_x = x + jnp.where(s_i == 0, 1.0, -1.0).astype(dtype) * sigma * eps_best
         return _finish(objective, config, state, x_new, gnorm, snorm, lr, sigma, cand_f,
                        cand_x, 2 * num_pairs, num_bad)

@@ -270,6 +270,16 @@ def _check_x0(x0, dim):
     return x0
 
 
+def _check_concrete_positive(value, name):
+    """Raises if ``value`` is concrete (not traced) and not finite and > 0 everywhere."""
+    try:
+        v = np.asarray(value)
+    except (jax.errors.TracerArrayConversionError, jax.errors.ConcretizationTypeError):
+        return
+    if not np.all(np.isfinite(v) & (v > 0)):
+        raise ValueError(f"{name} must be finite and > 0, got {v!r}")
+
+
 def _update_best(best_f, best_x, cand_f, cand_x):
     better = jnp.isfinite(cand_f) & (cand_f < best_f)
     return jnp.where(better, cand_f, best_f), jnp.where(better, cand_x, best_x)
@@ -413,12 +423,20 @@ def adadgs_params(width, dim, *, sigma_mean=None, sigma_std=None, max_step=None,
     """The authors' defaults for an initial domain of width ``width`` per coordinate.
 
     Raises:
-      ValueError: ``width`` not > 0, or ``shrink`` outside ``(0, 1)``.
+      ValueError: ``width``, ``sigma_mean``, ``max_step`` or ``reset_every`` not > 0,
+        ``sigma_std`` or ``reset_tol`` negative, or ``shrink`` outside ``(0, 1)``.
     """
     if not np.all(np.asarray(width) > 0):
         raise ValueError(f"width must be > 0, got {width!r}")
     if not 0 < shrink < 1:
         raise ValueError(f"shrink must be in (0, 1), got {shrink!r}")
+    for name, v in (("sigma_mean", sigma_mean), ("max_step", max_step),
+                    ("reset_every", reset_every)):
+        if v is not None and not np.all(np.asarray(v) > 0):
+            raise ValueError(f"{name} must be > 0, got {v!r}")
+    for name, v in (("sigma_std", sigma_std), ("reset_tol", reset_tol)):
+        if v is not None and not np.all(np.asarray(v) >= 0):
+            raise ValueError(f"{name} must be >= 0, got {v!r}")
     c = lambda v: jnp.asarray(v, dtype)  # noqa: E731
     return AdaDGSParams(
         sigma_mean=c(5.0 * width if sigma_mean is None else sigma_mean),
@@ -573,7 +591,10 @@ class OptaxDGSConfig:
 
 
 class OptaxDGSParams(NamedTuple):
-    """``sigma``: ``[]`` smoothing radius (the optimiser's own hyper-parameters live in it)."""
+    """``sigma``: ``[]`` smoothing radius, finite and > 0 (``init`` checks concrete values).
+
+    The optax transformation's own hyper-parameters live in the transformation.
+    """
 
     sigma: jax.Array
 
@@ -615,8 +636,9 @@ def make_optax(objective: Callable[[jax.Array], jax.Array],
     per_step = num_evaluations(dim, config.num_points) + 1
 
     def init(key, x0, params):
-        del key, params
+        del key
         x0 = _check_x0(x0, dim)
+        _check_concrete_positive(params.sigma, "params.sigma")
         f0 = jnp.asarray(objective(x0), x0.dtype)
         return OptaxDGSState(x=x0, f_x=f0, opt_state=optimizer.init(x0), best_x=x0,
                              best_f=jnp.where(jnp.isfinite(f0), f0, jnp.inf),

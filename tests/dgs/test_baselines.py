@@ -111,3 +111,65 @@ def test_config_validation():
         dgs.FDConfig(dim=3, num_coordinates=4)
     with pytest.raises(ValueError, match="learning_rate"):
         dgs.descent_params(-1.0, 1.0)
+
+
+@pytest.mark.parametrize("chunk_size", [None, 30])
+def test_es_step_matches_the_estimate_from_the_same_noise(chunk_size):
+    # None: one chunk, the noise is drawn once and reused; 30: 4 chunks of 15 pairs, the
+    # noise is redrawn from the same per-chunk keys. Both must give the antithetic estimate
+    # of the docstring from exactly those draws, and a consistent best point.
+    pairs, sigma, lr = 60, 0.3, 0.7
+    m = dgs.make_es(convex, dgs.ESConfig(dim=D, num_pairs=pairs, normalize=False,
+                                         lr_schedule="constant", sigma_schedule="constant",
+                                         chunk_size=chunk_size))
+    p = dgs.descent_params(lr, sigma)
+    key = jax.random.key(11)
+    s = m.init(key, X0, p)
+    s1, _ = jax.jit(m.step)(key, s, p)
+    per_chunk = pairs if chunk_size is None else chunk_size // 2
+    eps = np.concatenate([np.asarray(jax.random.normal(jax.random.fold_in(key, c),
+                                                       (per_chunk, D)))
+                          for c in range(pairs // per_chunk)]).astype(np.float64)
+    x = np.asarray(X0, np.float64)
+
+    def f_np(v):
+        return 0.5 * v @ A @ v + np.sum(v)
+
+    fp = np.array([f_np(x + sigma * e) for e in eps])
+    fm = np.array([f_np(x - sigma * e) for e in eps])
+    g = ((fp - fm) / (2 * pairs * sigma)) @ eps
+    np.testing.assert_allclose(x - np.asarray(s1.x), lr * g, rtol=2e-4, atol=2e-5)
+    sampled = min(fp.min(), fm.min(), f_np(np.asarray(s1.x, np.float64)))
+    np.testing.assert_allclose(float(s1.best_f), sampled, rtol=1e-5)
+    np.testing.assert_allclose(float(convex(s1.best_x)), float(s1.best_f), rtol=1e-5)
+    # determinism per key, and a different key gives a different step
+    s2, _ = jax.jit(m.step)(key, s, p)
+    np.testing.assert_array_equal(np.asarray(s1.x), np.asarray(s2.x))
+    s3, _ = jax.jit(m.step)(jax.random.key(12), s, p)
+    assert not np.allclose(np.asarray(s1.x), np.asarray(s3.x))
+
+
+def test_baseline_bad_inputs_name_the_argument():
+    with pytest.raises(ValueError, match="sigma"):
+        dgs.descent_params(1.0, 0.0)
+    with pytest.raises(ValueError, match="horizon"):
+        dgs.descent_params(1.0, 1.0, horizon=0.0)
+    for m in (dgs.make_es(convex, dgs.ESConfig(dim=D)),
+              dgs.make_nesterov(convex, dgs.NesterovConfig(dim=D)),
+              dgs.make_finite_differences(convex, dgs.FDConfig(dim=D))):
+        with pytest.raises(ValueError, match="x0"):
+            m.init(jax.random.key(0), jnp.zeros(D + 1), dgs.descent_params(1.0, 1.0))
+    with pytest.raises(ValueError, match="config"):
+        dgs.make_es(convex, dgs.NesterovConfig(dim=D))
+
+
+def test_nesterov_and_fd_nonfinite_values_do_not_poison_the_state():
+    def holey(x):
+        return jnp.where(x[0] < -2.5, jnp.nan, jnp.sum(x**2))
+
+    for m in (dgs.make_nesterov(holey, dgs.NesterovConfig(dim=D, num_directions=16)),
+              dgs.make_finite_differences(holey, dgs.FDConfig(dim=D))):
+        final, trace = _solve(m, dgs.descent_params(0.5, 1.0, horizon=20.0), 20)
+        assert int(np.sum(trace.num_nonfinite)) > 0, m.name
+        assert np.all(np.isfinite(np.asarray(final.x))) and np.isfinite(float(final.best_f))
+        assert float(final.best_f) < float(holey(X0))

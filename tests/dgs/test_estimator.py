@@ -173,6 +173,8 @@ def test_nonfinite_pairs_are_dropped_and_counted():
     (dict(sigma=0.0), "sigma"),
     (dict(sigma=-1.0), "sigma"),
     (dict(sigma=jnp.ones(4)), "sigma"),
+    (dict(sigma=jnp.array([1.0, 0.0, 2.0])), "sigma"),
+    (dict(sigma=jnp.inf), "sigma"),
     (dict(num_points=1), "num_points"),
     (dict(num_points=2.5), "num_points"),
     (dict(directions=jnp.ones((3, 3))), "directions"),

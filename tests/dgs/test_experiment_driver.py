@@ -42,3 +42,33 @@ def test_every_jax_baseline_gets_the_same_budget():
         adapter, steps = dm.make_adapter(name, "F3", d, inst, total)
         used = steps * adapter.evals_per_step
         assert total * 0.85 <= used <= total + steps, (name, used, total)
+
+
+def test_benchmarks_saved_only_renders_the_saved_cells_and_rejects_other_configs(tmp_path):
+    import pytest
+
+    from experiments import dgs_benchmarks as db
+    from experiments.common import main
+
+    def argv(functions, methods, iters=3, *extra):
+        return ["--profile", "paper", "--dim", "4", "--seeds", "1", "--functions", functions,
+                "--methods", methods, "--iters", str(iters), "--checkpoints", "3",
+                "--out", str(tmp_path), "--no-progress", *extra]
+
+    # compute only F3 with DGS and FD ...
+    main(db.EXPERIMENT, argv("F3", "DGS,FD"))
+    computed = (tmp_path / "F3_DGS_d4" / "metrics.csv").read_text()
+    env = (tmp_path / "F3_DGS_d4" / "env.json").read_text()
+    # ... then render F3 and F4 with three methods from what was saved: nothing is computed
+    section = main(db.EXPERIMENT, argv("F3,F4", "DGS,FD,ES-Bpop", 3, "--saved-only"))
+    assert not (tmp_path / "F4_DGS_d4").exists() and not (tmp_path / "F3_ES-Bpop_d4").exists()
+    assert (tmp_path / "F3_DGS_d4" / "env.json").read_text() == env  # untouched
+    header = computed.splitlines()[0].split(",")
+    best = float(computed.splitlines()[1].split(",")[header.index("best_f")])
+    assert f"{best:.4g}" in section
+    assert "| ES-Bpop |" not in section  # a method with no saved cell is not a row
+    assert "--saved-only" in section
+    assert ("rank 1 of 2" in section) != ("rank 2 of 2" in section)
+    assert (tmp_path / "figures" / "figure2_loss_vs_evals_d4.png").exists()
+    with pytest.raises(ValueError, match="iters"):
+        main(db.EXPERIMENT, argv("F3", "DGS", 4, "--saved-only"))

@@ -173,3 +173,67 @@ def test_optax_sgd_equals_raw_dgs_and_adam_converges():
     assert float(fin3.best_f) < 1e-2
     g = dgs.gradient_fn(quad)(X0, sigma)
     np.testing.assert_allclose(np.asarray(g), H @ np.asarray(X0), rtol=1e-5)
+
+
+def test_adadgs_nonfinite_values_do_not_poison_the_state():
+    def holey(x):  # NaN in a slab that the quadrature points and line trials reach
+        return jnp.where(x[0] > 2.5, jnp.nan, jnp.sum(x**2))
+
+    m = dgs.make_adadgs(holey, dgs.AdaDGSConfig(dim=D, num_line_points=20))
+    p = dgs.adadgs_params(1.0, D)
+    final, trace = jax.jit(lambda k: run(m, k, X0, p, 15))(jax.random.key(0))
+    assert int(np.sum(trace.num_nonfinite)) > 0
+    assert np.all(np.isfinite(np.asarray(final.x))) and np.isfinite(float(final.best_f))
+    assert np.all(np.isfinite(np.asarray(trace.f_x)))
+    assert float(final.best_f) < float(holey(X0))
+
+
+@pytest.mark.parametrize("kwargs,name", [
+    (dict(width=0.0), "width"), (dict(sigma_mean=0.0), "sigma_mean"),
+    (dict(sigma_mean=-2.0), "sigma_mean"), (dict(sigma_std=-0.1), "sigma_std"),
+    (dict(max_step=0.0), "max_step"), (dict(shrink=1.0), "shrink"),
+    (dict(reset_every=0), "reset_every"), (dict(reset_tol=-1.0), "reset_tol"),
+])
+def test_adadgs_params_bad_values_name_the_argument(kwargs, name):
+    args = dict(width=1.0)
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=name):
+        dgs.adadgs_params(args.pop("width"), D, **args)
+
+
+def test_optax_dgs_rejects_a_non_positive_sigma_and_bad_shapes():
+    m = dgs.make_optax(quad, optax.sgd(0.1), dgs.OptaxDGSConfig(dim=D))
+    for bad in (0.0, -1.0, np.nan):
+        with pytest.raises(ValueError, match="sigma"):
+            m.init(jax.random.key(0), X0, dgs.OptaxDGSParams(jnp.float32(bad)))
+    with pytest.raises(ValueError, match="x0"):
+        m.init(jax.random.key(0), jnp.zeros(D + 2), dgs.OptaxDGSParams(jnp.float32(1.0)))
+    with pytest.raises(ValueError, match="num_points"):
+        dgs.OptaxDGSConfig(dim=D, num_points=1)
+    with pytest.raises(ValueError, match="directions"):
+        dgs.gradient_fn(quad)(X0, 1.0, jnp.ones((D, D)))
+
+
+def test_optax_dgs_nonfinite_values_do_not_poison_the_state():
+    def holey(x):
+        return jnp.where(x[0] > 2.5, jnp.nan, jnp.sum(x**2))
+
+    m = dgs.make_optax(holey, optax.adam(0.2), dgs.OptaxDGSConfig(dim=D))
+    final, trace = jax.jit(lambda k: run(m, k, X0, dgs.OptaxDGSParams(jnp.float32(1.0)),
+                                         20))(jax.random.key(0))
+    assert int(np.sum(trace.num_nonfinite)) > 0
+    assert np.all(np.isfinite(np.asarray(final.x))) and np.isfinite(float(final.best_f))
+    assert float(final.best_f) < float(holey(X0))
+
+
+def test_every_dgs_entry_point_rejects_bad_num_points_and_x0_shapes():
+    for make in (lambda: dgs.AdaDGSConfig(dim=D, num_points=1),
+                 lambda: dgs.gradient_fn(quad, num_points=0),
+                 lambda: dgs.DGSConfig(dim=D, num_points=1)):
+        with pytest.raises(ValueError, match="num_points"):
+            make()
+    m = dgs.make_adadgs(quad, dgs.AdaDGSConfig(dim=D))
+    with pytest.raises(ValueError, match="x0"):
+        m.init(jax.random.key(0), jnp.zeros((D, 1)), dgs.adadgs_params(1.0, D))
+    with pytest.raises(ValueError, match="sigma"):
+        dgs.gradient_fn(quad)(X0, jnp.ones(D + 1))
