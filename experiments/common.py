@@ -75,15 +75,24 @@ class Context:
     fresh: bool = False
 
     def sweep(self, run_fn, config: Mapping[str, Any], cell: str = "main", seeds=None,
-              desc: str | None = None) -> dict[str, np.ndarray]:
-        """Resumable sweep of ``run_fn(key) -> dict`` over the seeds, recorded in ``out/cell``."""
+              desc: str | None = None, devices=None,
+              chunk_size: int | None = None) -> dict[str, np.ndarray]:
+        """Resumable sweep of ``run_fn(key) -> dict`` over the seeds, recorded in ``out/cell``.
+
+        ``devices`` (default: all local devices) and ``chunk_size`` (default: ``--chunk-size``,
+        seeds per device per compiled call) are passed to :func:`jaxopt_lab.sweep.sweep`;
+        the chunk size goes into the record's config, since a seed's result depends on it.
+        """
         seeds = self.seeds if seeds is None else list(seeds)
+        chunk = self.chunk_size if chunk_size is None else int(chunk_size)
         config = {"experiment": self.experiment.name, "profile": self.profile, "cell": cell,
-                  "root_seed": self.root_seed, "chunk_size": self.chunk_size, **dict(config)}
-        record = RunRecord(self.out / cell, config, overwrite=self.fresh,
-                           env_extra={"chunk_size_per_device": self.chunk_size})
-        return sweep(run_fn, seeds, root_seed=self.root_seed, chunk_size=self.chunk_size,
-                     record=record, progress=self.progress,
+                  "root_seed": self.root_seed, "chunk_size": chunk, **dict(config)}
+        env_extra = {"chunk_size_per_device": chunk}
+        if devices is not None:
+            env_extra["num_devices"] = len(devices)
+        record = RunRecord(self.out / cell, config, overwrite=self.fresh, env_extra=env_extra)
+        return sweep(run_fn, seeds, root_seed=self.root_seed, chunk_size=chunk,
+                     devices=devices, record=record, progress=self.progress,
                      desc=desc or f"{self.experiment.name}:{cell}")
 
     def record(self, cell: str, config: Mapping[str, Any]) -> RunRecord:

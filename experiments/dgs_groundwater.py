@@ -12,7 +12,10 @@ descent ``x <- x - lambda_t g`` with ``lambda_t = 0.1 * 0.99^t`` for every metho
 * ``nesterov`` — Nesterov–Spokoiny random search, forward differences, mu = 1e-3;
 * ``fd`` — central finite differences, h = 1e-3.
 
-Compared at equal numbers of objective evaluations (the x-axis of Fig. 7).
+Compared at equal numbers of objective evaluations (the x-axis of Fig. 7). The seeds of each
+method run vmapped through the shared, resumable sweep (``jaxopt_lab.sweep``, one device on
+CPU; see ``_sweep``); ``--nx/--ny`` change
+the grid (quick 16 x 16, paper 64 x 64).
 """
 
 from __future__ import annotations
@@ -30,7 +33,10 @@ from jaxopt_lab.problems import groundwater as G
 METHODS = ("dgs", "es", "nesterov", "fd")
 PROFILES = {
     "quick": dict(nx=16, ny=16, dgs_steps=25, chunk=1028, es_pairs=64, nesterov_dirs=128),
-    "paper": dict(nx=64, ny=64, dgs_steps=300, chunk=4112, es_pairs=128, nesterov_dirs=256),
+    # Paper: the seeds of a chunk are vmapped, so one batched call holds seeds x chunk
+    # simulations (5 x 1028 x 64 blocks of 64 x 64 in float32: 5 GiB of blocks, a few times
+    # that with the Cholesky factors; the old 4112 points per call would need 4x more).
+    "paper": dict(nx=64, ny=64, dgs_steps=300, chunk=1028, es_pairs=128, nesterov_dirs=256),
 }
 
 
@@ -38,6 +44,10 @@ def add_arguments(parser):
     parser.add_argument("--methods", default=",".join(METHODS),
                         help=f"comma-separated subset of {METHODS}")
     parser.add_argument("--steps", type=int, default=None, help="DGS iterations")
+    parser.add_argument("--nx", type=int, default=None, help="grid cells along x (quick 16, "
+                        "paper 64)")
+    parser.add_argument("--ny", type=int, default=None, help="grid cells along y (quick 16, "
+                        "paper 64)")
 
 
 def _make(method, objective, dim, cfg, num_dgs_steps):
@@ -73,30 +83,52 @@ def _make(method, objective, dim, cfg, num_dgs_steps):
     return m, p, num_steps
 
 
-def run(args, ctx) -> str:
-    cfg = PROFILES[ctx.profile]
-    num_dgs_steps = args.steps or cfg["dgs_steps"]
-    methods = [m for m in args.methods.split(",") if m]
-    problem = G.make_inversion(0, nx=cfg["nx"], ny=cfg["ny"], num_obs=50)
+def make_run_fn(name, problem, cfg, num_dgs_steps):
+    """``(run_fn, num_steps)``: one seed of method ``name`` on ``problem`` (pure, vmappable).
+
+    ``run_fn(key)`` draws the network's start from ``fold_in(key, 3)``, runs the method for its
+    share of the budget and returns ``best_f``, ``num_evals``, ``f0``, ``trace`` (best loss per
+    step, ``[num_steps]``) and the best parameters ``x`` (``[257]``).
+    """
     field = problem.field
     dim = field.num_params
 
     def objective(params):
         return G.inversion_loss(problem, params)
 
+    method, params, num_steps = _make(name, objective, dim, cfg, num_dgs_steps)
+
+    def run_fn(key):
+        x0 = field.init(jax.random.fold_in(key, 3))
+        final, trace = run_method(method, key, x0, params, num_steps)
+        return dict(best_f=final.best_f, num_evals=final.num_evals, f0=objective(x0),
+                    trace=trace.best_f, x=final.best_x)
+
+    return run_fn, num_steps
+
+
+def run(args, ctx) -> str:
+    cfg = dict(PROFILES[ctx.profile])
+    for name in ("nx", "ny"):
+        value = getattr(args, name, None)
+        if value is not None:
+            if value < 2:
+                raise ValueError(f"--{name} must be >= 2, got {value}")
+            cfg[name] = value
+    num_dgs_steps = cfg["dgs_steps"] if args.steps is None else args.steps
+    if num_dgs_steps < 1:
+        raise ValueError(f"--steps must be >= 1, got {num_dgs_steps}")
+    methods = [m for m in args.methods.split(",") if m]
+    for m in methods:
+        if m not in METHODS:
+            raise ValueError(f"--methods: unknown method {m!r}; choose from {METHODS}")
+    problem = G.make_inversion(0, nx=cfg["nx"], ny=cfg["ny"], num_obs=50)
+    dim = problem.field.num_params
+
     results, times, steps = {}, {}, {}
     for name in methods:
-        method, params, num_steps = _make(name, objective, dim, cfg, num_dgs_steps)
-        per_step = _evals_per_step(name, dim, cfg)
-        steps[name] = (num_steps, per_step)
-
-        def run_fn(key, method=method, params=params, num_steps=num_steps):
-            x0 = field.init(jax.random.fold_in(key, 3))
-            final, trace = run_method(method, key, x0, params, num_steps)
-            f0 = objective(x0)
-            return dict(best_f=final.best_f, num_evals=final.num_evals, f0=f0,
-                        trace=trace.best_f, x=final.best_x)
-
+        run_fn, num_steps = make_run_fn(name, problem, cfg, num_dgs_steps)
+        steps[name] = (num_steps, _evals_per_step(name, dim, cfg))
         start = time.perf_counter()
         results[name] = _sweep(ctx, run_fn, dict(method=name, num_steps=num_steps, **cfg),
                                cell=name)
@@ -105,31 +137,27 @@ def run(args, ctx) -> str:
 
 
 def _sweep(ctx, run_fn, config, cell):
-    """Runs ``run_fn`` over ``ctx.seeds`` (one seed at a time, one ``jit``) and records it.
+    """All seeds of one method through the shared, resumable sweep (vmapped over seeds).
 
-    The seeds run one by one through one ``jit`` (keys ``fold_in(key(root_seed), s)``);
-    finished cells are reloaded (resume). History: vmapped over seeds this run used to
-    deadlock on XLA:CPU (DGS's perturbation ``cond`` became a ``select`` whose batched QR ran
-    concurrently with the simulator's batched Cholesky; both LAPACK kernels waited for the
-    same 2 pool threads, docs/benchmarks/dgs.md §4). ``make_dgs`` now batches the
-    perturbation as one unbatched ``cond`` per run, and ``ctx.sweep`` gives the same numbers,
-    but one seed at a time stays cheaper on 2 CPU cores (each DGS step is already a batch
-    of 1028 simulations).
+    The seeds of a chunk run as one ``jit(vmap(run_fn))``; a chunk never holds more seeds
+    than are requested (``min(--chunk-size, number of seeds)``), so 3 quick seeds are not
+    padded to 8. The record and its config are those of :meth:`Context.sweep`.
+
+    On the CPU backend the sweep uses **one** device. With several (fake) CPU devices, e.g.
+    ``jax_num_cpu_devices=8`` in the test suite, XLA runs the per-device programs at once
+    on one shared intra-op pool; each program's batched Cholesky (jaxlib's LAPACK kernel)
+    parks its pool thread in ``ParallelBatchMap`` waiting for sub-tasks, and once every pool
+    thread is parked none is left to run them: a deadlock (seen: 8 threads in
+    ``lapack_spotrf_ffi``, no CPU used). The same starvation as the one that made the
+    perturbation a ``custom_vmap`` (docs/benchmarks/dgs.md §4). GPUs shard as usual.
+    ``make_dgs``'s ``custom_vmap`` perturbation keeps the vmapped runs equal to the
+    one-by-one runs (``tests/field/test_groundwater_sweep.py``).
     """
-    from jaxopt_lab.results import RunRecord
-
-    config = {"experiment": ctx.experiment.name, "profile": ctx.profile, "cell": cell,
-              "root_seed": ctx.root_seed, **dict(config)}
-    record = RunRecord(ctx.out / cell, config)
-    seeds = list(ctx.seeds)
-    if set(seeds) <= record.done_seeds():
-        return record.load(seeds)
-    keys = jnp.stack([jax.random.fold_in(jax.random.key(ctx.root_seed), s) for s in seeds])
-    one = jax.jit(run_fn)
-    runs = [one(k) for k in keys]
-    out = {k: np.stack([np.asarray(r[k]) for r in runs]) for k in runs[0]}
-    record.write_chunk(seeds, out)
-    return {**out, "seed": np.asarray(seeds)}
+    chunk = max(1, min(ctx.chunk_size, len(ctx.seeds)))
+    devices = jax.devices()
+    if devices[0].platform == "cpu":
+        devices = devices[:1]
+    return ctx.sweep(run_fn, config, cell, devices=devices, chunk_size=chunk)
 
 
 def _evals_per_step(name, dim, cfg):
