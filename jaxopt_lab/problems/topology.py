@@ -23,11 +23,17 @@ within ``support_fraction`` (10 %) of the width around the mid-line (a pier), ``
 (``2.0`` for the paper's mesh in the experiment), ``p = 3``, ``E_0 = 1``, ``E_min = 1e-9``,
 ``nu = 0.3``.
 
-Black-box use: :func:`compliance` clips the design variables to ``[0, 1]`` before
-evaluating (DGS evaluates points up to ``sqrt(2) * 2.02 * sigma`` outside the box), so every
-point of ``R^d`` has a finite compliance. If a solve nevertheless produces a non-finite
-value (e.g. ``E_min = 0`` and a disconnected load), the compliance is reported as ``+inf``
-(a failed design is the worst design), never as NaN.
+Black-box use (the out-of-box rule): :func:`compliance` clips the design variables to
+``[0, 1]`` before the filter. DGS evaluates points up to ``sqrt(2) * 2.02 * sigma`` outside
+the box (0.71 for the paper's ``r = 0.25``, 1.29 for ``r + beta = 0.45``). Unclipped, a
+negative density gives a negative SIMP modulus (``rho^3 < 0``) and an indefinite stiffness
+matrix; clipped, every filtered density lies in ``[0, 1]``, every modulus is at least
+``E_min > 0`` and ``K`` is positive definite, so every point of ``R^d`` has a finite
+compliance. A smoother of this objective therefore smooths the *clipped* compliance, which
+is flat beyond the box (one-sided at a bound; ``tests/field/test_topology.py``). If a
+solve nevertheless produces a non-finite value (e.g. ``E_min = 0`` and a disconnected
+load), the compliance is reported as ``+inf`` (a failed design is the worst design), never
+as NaN.
 
 [1] Bendsøe & Sigmund, *Topology Optimization* (Springer, 2003), §1.2.
 [2] Bourdin, "Filters in topology optimization", IJNME 50 (2001); Andreassen et al.,

@@ -165,3 +165,46 @@ def test_bad_bridge_and_design_raise():
     problem = T.bridge(8, 4)
     with pytest.raises(ValueError, match="shape"):
         T.compliance(problem, jnp.ones(problem.num_design + 1))
+
+
+def test_out_of_box_rule_negative_density_would_make_stiffness_indefinite(x64):
+    # Why compliance() clips: DGS's quadrature nodes x +- u sigma leave [0, 1] (u up to 2.86,
+    # sigma up to 0.45). Unclipped, SIMP gives a negative element modulus for a negative
+    # density (rho^3 < 0) and the assembled stiffness has a negative eigenvalue.
+    problem = T.bridge(6, 3, 0.3, rmin=1.0)  # rmin = 1: the filter is the identity
+    x = np.full(problem.num_design, 0.5)
+    x[4] = -0.6
+    rho = np.asarray(T.physical_density(problem, jnp.asarray(x)))
+    assert rho.min() == pytest.approx(-0.6)
+    modulus = problem.emin + rho**3 * (problem.e0 - problem.emin)
+    free = np.setdiff1d(np.arange(problem.num_dofs), problem.fixed)
+    k = dense_stiffness(problem, modulus)[np.ix_(free, free)]
+    assert np.linalg.eigvalsh(k).min() < -1e-3
+    # The documented rule: evaluate the clipped design, whose stiffness is positive definite.
+    rho_c = np.asarray(T.physical_density(problem, jnp.clip(jnp.asarray(x), 0.0, 1.0)))
+    k_c = dense_stiffness(problem, problem.emin + rho_c**3 * (problem.e0 - problem.emin))
+    assert np.linalg.eigvalsh(k_c[np.ix_(free, free)]).min() > 0
+    c = float(T.compliance(problem, jnp.asarray(x)))
+    f = problem.force().reshape(-1)[free]
+    np.testing.assert_allclose(c, f @ np.linalg.solve(k_c[np.ix_(free, free)], f), rtol=1e-8)
+
+
+def test_dgs_sees_the_clipped_compliance_at_a_void_element(x64):
+    # At x_i = 0 every node on the minus side is clipped back to x: the DGS directional
+    # derivative is the one-sided sum (1/sigma) sum_k p_k u_k [C(x + u_k sigma e_i) - C(x)].
+    from jaxopt_lab.dgs import estimate
+    from jaxopt_lab.dgs.estimator import positive_nodes
+
+    problem = T.bridge(8, 4, 0.3, rmin=1.5)
+    rng = np.random.default_rng(6)
+    x = rng.uniform(0.2, 0.8, problem.num_design)
+    x[3] = 0.0
+    sigma = 0.25
+    f = lambda z: T.compliance(problem, z)  # noqa: E731
+    est = estimate(f, jnp.asarray(x), sigma, num_points=5)
+    u, p = positive_nodes(5)
+    c_x = float(f(jnp.asarray(x)))
+    one_sided = sum(pk * uk * (float(f(jnp.asarray(x + uk * sigma * np.eye(x.size)[3]))) - c_x)
+                    for uk, pk in zip(u, p)) / sigma
+    np.testing.assert_allclose(float(est.directional[3]), one_sided, rtol=1e-8)
+    assert one_sided < 0  # adding material at a void element still lowers compliance
