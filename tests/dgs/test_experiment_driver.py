@@ -47,6 +47,7 @@ def test_every_jax_baseline_gets_the_same_budget():
 def test_benchmarks_saved_only_renders_the_saved_cells_and_rejects_other_configs(tmp_path):
     import pytest
 
+    pytest.importorskip("matplotlib")  # the report draws Figure 2 (an `experiments` extra)
     from experiments import dgs_benchmarks as db
     from experiments.common import main
 
