@@ -287,17 +287,21 @@ def make_lbfgs(objective: Callable[[jax.Array], jax.Array],
         descent = jnp.dot(d, state.g) < 0
         return jnp.where(descent, d, -state.g * free)
 
+    def first_trial_step(direction_norm, lower, upper, count, dtype):
+        """The first iteration's trial step (``config.first_step``); 1 afterwards."""
+        short = jnp.minimum(1.0, 1.0 / jnp.maximum(direction_norm, 1e-30))
+        if config.first_step == "boxed":
+            boxed = jnp.all(jnp.isfinite(lower) & jnp.isfinite(upper))
+            short = jnp.where(boxed, 1.0, short)
+        return jnp.where(count == 0, short, 1.0).astype(dtype)
+
     def step(state, lower, upper, params):
         dtype = state.x.dtype
         free = ~(((state.x <= lower) & (state.g > 0)) | ((state.x >= upper) & (state.g < 0)))
         free = free.astype(dtype)
         d = direction(state, free)
         d_norm = jnp.sqrt(jnp.dot(d, d))
-        scaled = jnp.minimum(1.0, 1.0 / jnp.maximum(d_norm, 1e-30))
-        if config.first_step == "boxed":
-            boxed = jnp.all(jnp.isfinite(lower) & jnp.isfinite(upper))
-            scaled = jnp.where(boxed, 1.0, scaled)
-        t0 = jnp.where(state.count == 0, scaled, 1.0).astype(dtype)
+        t0 = first_trial_step(d_norm, lower, upper, state.count, dtype)
         halvings = 0.5 ** jnp.arange(config.num_line_search, dtype=dtype)
         if config.first_step == "boxed":
             # L-BFGS-B searches along the segment from x to the feasible point P(x + t0 d).
@@ -370,11 +374,7 @@ def make_lbfgs(objective: Callable[[jax.Array], jax.Array],
         p = jnp.where(gp < 0, p, p_sd)
         gp = jnp.dot(state.g, p)
         p_norm = jnp.sqrt(jnp.dot(p, p))
-        short = jnp.minimum(1.0, 1.0 / jnp.maximum(p_norm, 1e-30))
-        if config.first_step == "boxed":
-            boxed = jnp.all(jnp.isfinite(lower) & jnp.isfinite(upper))
-            short = jnp.where(boxed, 1.0, short)
-        step0 = jnp.where(state.count == 0, short, 1.0).astype(dtype)
+        step0 = first_trial_step(p_norm, lower, upper, state.count, dtype)
         step_max = jnp.where(state.iteration == 0, 1.0,
                              jnp.maximum(feasible_max(state.x, p, lower, upper), 1.0))
         search = linesearch.start(state.f, gp, step0, step_max.astype(dtype), state.g)
