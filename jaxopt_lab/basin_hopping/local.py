@@ -287,6 +287,23 @@ def make_lbfgs(objective: Callable[[jax.Array], jax.Array],
         descent = jnp.dot(d, state.g) < 0
         return jnp.where(descent, d, -state.g * free)
 
+    def push_pair(state, x_new, g_new, ok):
+        """Stores ``(s, y)`` of an accepted step when its curvature ``s.y`` is positive.
+
+        Returns the new ``(s_hist, y_hist, rho, head, count)``.
+        """
+        s = x_new - state.x
+        y = g_new - state.g
+        sy = jnp.dot(s, y)
+        store = ok & (sy > jnp.finfo(state.x.dtype).eps * jnp.dot(y, y))
+        head = state.head
+        s_hist = jnp.where(store, state.s_hist.at[head].set(s), state.s_hist)
+        y_hist = jnp.where(store, state.y_hist.at[head].set(y), state.y_hist)
+        rho = jnp.where(store, state.rho.at[head].set(1.0 / jnp.where(store, sy, 1.0)),
+                        state.rho)
+        return (s_hist, y_hist, rho, jnp.where(store, (head + 1) % m, head),
+                jnp.where(store, jnp.minimum(state.count + 1, m), state.count))
+
     def first_trial_step(direction_norm, lower, upper, count, dtype):
         """The first iteration's trial step (``config.first_step``); 1 afterwards."""
         short = jnp.minimum(1.0, 1.0 / jnp.maximum(direction_norm, 1e-30))
@@ -322,18 +339,7 @@ def make_lbfgs(objective: Callable[[jax.Array], jax.Array],
         f_new, g_new, bad_new = safe_value_and_grad(x_new)
         f_new = jnp.where(ok, f_new, state.f)
         g_new = jnp.where(ok, g_new, state.g)
-        s = x_new - state.x
-        y = g_new - state.g
-        sy = jnp.dot(s, y)
-        eps = jnp.finfo(dtype).eps
-        store = ok & (sy > eps * jnp.dot(y, y))
-        head = state.head
-        s_hist = jnp.where(store, state.s_hist.at[head].set(s), state.s_hist)
-        y_hist = jnp.where(store, state.y_hist.at[head].set(y), state.y_hist)
-        rho = jnp.where(store, state.rho.at[head].set(1.0 / jnp.where(store, sy, 1.0)),
-                        state.rho)
-        head = jnp.where(store, (head + 1) % m, head)
-        count = jnp.where(store, jnp.minimum(state.count + 1, m), state.count)
+        s_hist, y_hist, rho, head, count = push_pair(state, x_new, g_new, ok)
         iteration = state.iteration + 1
         pg = _projected_gradient_norm(x_new, g_new, lower, upper)
         scale = jnp.maximum(jnp.maximum(jnp.abs(state.f), jnp.abs(f_new)), 1.0)
@@ -385,7 +391,6 @@ def make_lbfgs(objective: Callable[[jax.Array], jax.Array],
         return p, search
 
     def step_mt(state, lower, upper, params):
-        dtype = state.x.dtype
         p_new, search_new = new_search(state, lower, upper)
         fresh = ~state.searching
         p = jnp.where(fresh, p_new, state.direction)
@@ -404,21 +409,11 @@ def make_lbfgs(objective: Callable[[jax.Array], jax.Array],
         x_new = jnp.where(ok, jnp.clip(state.x + res.step * p, lower, upper), state.x)
         f_new = jnp.where(ok, res.f, state.f)
         g_new = jnp.where(ok, res.aux, state.g)
-        s = x_new - state.x
-        y = g_new - state.g
-        sy = jnp.dot(s, y)
-        eps = jnp.finfo(dtype).eps
-        store = ok & (sy > eps * jnp.dot(y, y))
-        head = state.head
         failed = ended & ~ok
         reset = failed & (state.count > 0)  # L-BFGS-B: drop the memory and try again
-        s_hist = jnp.where(store, state.s_hist.at[head].set(s), state.s_hist)
-        y_hist = jnp.where(store, state.y_hist.at[head].set(y), state.y_hist)
-        rho = jnp.where(store, state.rho.at[head].set(1.0 / jnp.where(store, sy, 1.0)),
-                        state.rho)
-        head = jnp.where(reset, 0, jnp.where(store, (head + 1) % m, head))
-        count = jnp.where(reset, 0, jnp.where(store, jnp.minimum(state.count + 1, m),
-                                               state.count))
+        s_hist, y_hist, rho, head, count = push_pair(state, x_new, g_new, ok)
+        head = jnp.where(reset, 0, head)
+        count = jnp.where(reset, 0, count)
         iteration = state.iteration + ended
         pg = _projected_gradient_norm(x_new, g_new, lower, upper)
         scale = jnp.maximum(jnp.maximum(jnp.abs(state.f), jnp.abs(f_new)), 1.0)
