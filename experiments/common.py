@@ -24,8 +24,8 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from jaxopt_lab.results import RunRecord, ensure_writable_dir
-from jaxopt_lab.sweep import sweep, validate_seeds
+from jaxopt_lab.records import RunRecord, ensure_writable_dir
+from jaxopt_lab.sweeps import sweep, validate_seeds
 
 __all__ = ["Experiment", "Context", "main", "discover", "markdown_table", "load_targets",
            "build_parser", "PROFILES"]
@@ -80,7 +80,7 @@ class Context:
         """Resumable sweep of ``run_fn(key) -> dict`` over the seeds, recorded in ``out/cell``.
 
         ``devices`` (default: all local devices) and ``chunk_size`` (default: ``--chunk-size``,
-        seeds per device per compiled call) are passed to :func:`jaxopt_lab.sweep.sweep`;
+        seeds per device per compiled call) are passed to :func:`jaxopt_lab.sweeps.sweep`;
         the chunk size goes into the record's config, since a seed's result depends on it.
         """
         seeds = self.seeds if seeds is None else list(seeds)

@@ -16,7 +16,7 @@ import numpy as np
 
 from experiments import dgs_methods as dm
 from experiments.common import Experiment, main, markdown_table
-from jaxopt_lab.sweep import sweep
+from jaxopt_lab.sweeps import sweep
 
 FUNCTION_IDS = ("F1", "F2", "F3", "F4", "F5", "F6")
 DGS_SIGMA = 5.0  # the paper's sigma_0 = 5 w
@@ -97,7 +97,7 @@ def _load_saved(folder, expected, seeds):
     Raises:
       ValueError: if the saved cell was made with a different configuration.
     """
-    from jaxopt_lab.results import RunRecord
+    from jaxopt_lab.records import RunRecord
 
     if not (folder / "config.json").exists():
         return None
@@ -113,7 +113,7 @@ def _load_saved(folder, expected, seeds):
 
 
 def _scipy_cell(record, m, fid, dim, ctx, total, checkpoints):
-    from jaxopt_lab.sweep import seed_keys
+    from jaxopt_lab.sweeps import seed_keys
 
     done = record.done_seeds()
     for s in ctx.seeds:

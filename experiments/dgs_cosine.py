@@ -220,7 +220,7 @@ def add_arguments(parser):
 
 
 def run(args, ctx) -> str:
-    from jaxopt_lab.sweep import seed_keys
+    from jaxopt_lab.sweeps import seed_keys
 
     dim = args.dim or (200 if ctx.profile == "quick" else 2000)
     functions = [f.strip() for f in args.functions.split(",") if f.strip()]

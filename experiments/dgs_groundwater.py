@@ -13,7 +13,7 @@ descent ``x <- x - lambda_t g`` with ``lambda_t = 0.1 * 0.99^t`` for every metho
 * ``fd`` — central finite differences, h = 1e-3.
 
 Compared at equal numbers of objective evaluations (the x-axis of Fig. 7). The seeds of each
-method run vmapped through the shared, resumable sweep (``jaxopt_lab.sweep``, one device on
+method run vmapped through the shared, resumable sweep (``jaxopt_lab.sweeps``, one device on
 CPU; see ``_sweep``); ``--nx/--ny`` change
 the grid (quick 16 x 16, paper 64 x 64).
 """

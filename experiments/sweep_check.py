@@ -16,9 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from experiments.common import Experiment, main, markdown_table
-from jaxopt_lab import quadrature
-from jaxopt_lab.core import run
-from jaxopt_lab.random_search import RandomSearchConfig, RandomSearchParams, make
+from jaxopt_lab import quadrature, random_search, run
 
 SAMPLES_PER_STEP = 16
 NUM_STEPS = 64
@@ -42,8 +40,9 @@ def sphere(x):
 
 
 def make_run_fn():
-    method = make(sphere, RandomSearchConfig(dim=2, num_samples=SAMPLES_PER_STEP))
-    params = RandomSearchParams(jnp.float32(-1.0), jnp.float32(1.0), jnp.float32(0.0))
+    config = random_search.Config(dim=2, num_samples=SAMPLES_PER_STEP)
+    method = random_search.make(sphere, config)
+    params = random_search.params(-1.0, 1.0)
     x0 = jnp.ones((2,), jnp.float32)  # f = 2, the largest value in the box: never the best
 
     def run_fn(key):

@@ -1,30 +1,32 @@
 """jaxopt_lab: JAX-accelerated global and discrete optimisation.
 
-Four methods, each a subpackage imported on first use:
+Every algorithm is a module with the same names (``Config``, ``Params``, ``State``,
+``Info``, ``params``, ``make``; see :mod:`jaxopt_lab.core`), listed by name in
+:data:`methods`. The four papers' methods are subpackages, imported on first use:
+
   * ``jaxopt_lab.dgs``: directional Gaussian smoothing (Zhang et al., UAI 2021).
   * ``jaxopt_lab.basin_hopping``: basin hopping with skipping (Goodridge et al., 2021).
   * ``jaxopt_lab.gradsearch``: gradient-approximated discrete search (Lu, 2021).
   * ``jaxopt_lab.maxent``: multidimensional moment-constrained maximum entropy (Abramov).
 
-Shared machinery: :mod:`~jaxopt_lab.core` (the init/step contract and ``run``),
-:mod:`~jaxopt_lab.quadrature`, :mod:`~jaxopt_lab.sweep`, :mod:`~jaxopt_lab.results`,
-:mod:`~jaxopt_lab.registry`.
+Shared: :func:`run` (one chain under ``lax.scan``), :func:`sweep` (seeds, ``vmap``-ed in
+fixed per-device chunks, sharded, resumable), ``problems`` (benchmarks), ``records`` (run
+records), ``quadrature``.
 """
 
 import importlib
 
-from jaxopt_lab import quadrature, registry, results, sweep
-from jaxopt_lab.core import Method, run
-from jaxopt_lab.results import RunRecord
+from jaxopt_lab.catalog import methods
+from jaxopt_lab.core import Method, MinimizeResult, Result, Solution, run
+from jaxopt_lab.sweeps import sweep
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
-METHOD_PACKAGES = ("dgs", "basin_hopping", "gradsearch", "maxent")
-_LAZY = set(METHOD_PACKAGES) | {"problems", "random_search"}
+_LAZY = ("dgs", "basin_hopping", "gradsearch", "maxent", "problems", "random_search",
+         "quadrature", "records", "linalg")
 
-# ``jaxopt_lab.sweep`` is the module; the function is ``jaxopt_lab.sweep.sweep``.
-__all__ = ["Method", "run", "RunRecord", "quadrature", "registry", "results", "sweep",
-           *sorted(_LAZY)]
+__all__ = ["run", "sweep", "methods", "Method", "Result", "Solution", "MinimizeResult",
+           *_LAZY]
 
 
 def __getattr__(name):

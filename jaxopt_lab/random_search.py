@@ -1,15 +1,22 @@
-"""Random search: the smallest method that follows the contract, used to test the framework.
+"""Random search: the smallest method of the library, and the reference for its shape.
 
-Two modes (``RandomSearchConfig.mode``):
+Two modes (``Config.mode``):
   * ``"uniform"``: each step draws ``num_samples`` points uniformly in the box
     ``[lower, upper]`` and keeps the best seen. Its expected best value after ``n``
     evaluations has closed forms (e.g. on the sphere), which the tests use as the
-    independent reference for the whole sweep/results pipeline.
+    independent reference for the whole sweep/records pipeline.
   * ``"local"``: Gaussian perturbations of the best point with standard deviation
     ``step_size``, clipped to the box (a (1, λ) hill climber; Rastrigin 1974).
 
 Non-finite objective values count as ``+inf``: they never become the best point and are
 counted in ``Info.num_nonfinite``.
+
+Example::
+
+    from jaxopt_lab import random_search, run
+    method = random_search.make(f, random_search.Config(dim=8, mode="local"))
+    params = random_search.params(-5.12, 5.12, step_size=0.5)
+    final, trace = run(method, jax.random.key(0), x0, params, num_steps=200)
 """
 
 from __future__ import annotations
@@ -20,17 +27,16 @@ from typing import Callable, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jaxopt_lab import registry
+from jaxopt_lab import _checks
 from jaxopt_lab.core import Method
 
-__all__ = ["RandomSearchConfig", "RandomSearchParams", "RandomSearchState",
-           "RandomSearchInfo", "make"]
+__all__ = ["Config", "Params", "State", "Info", "params", "make", "MODES"]
 
-_MODES = ("uniform", "local")
+MODES = ("uniform", "local")
 
 
 @dataclasses.dataclass(frozen=True)
-class RandomSearchConfig:
+class Config:
     """Static configuration.
 
     Attributes:
@@ -44,39 +50,66 @@ class RandomSearchConfig:
     mode: str = "uniform"
 
     def __post_init__(self):
-        if not isinstance(self.dim, int) or self.dim < 1:
-            raise ValueError(f"dim must be an int >= 1, got {self.dim!r}")
-        if not isinstance(self.num_samples, int) or self.num_samples < 1:
-            raise ValueError(f"num_samples must be an int >= 1, got {self.num_samples!r}")
-        if self.mode not in _MODES:
-            raise ValueError(f"mode must be one of {_MODES}, got {self.mode!r}")
+        _checks.check_int(self.dim, "dim")
+        _checks.check_int(self.num_samples, "num_samples")
+        _checks.check_choice(self.mode, "mode", MODES)
 
 
-class RandomSearchParams(NamedTuple):
-    """Numeric hyper-parameters: box ``[lower, upper]`` (``[dim]`` or scalar), step size."""
+class Params(NamedTuple):
+    """Numeric hyper-parameters (arrays: changing values never recompiles).
+
+    Attributes:
+      lower, upper: ``[]`` or ``[dim]`` the box, ``lower < upper``.
+      step_size: ``[]`` standard deviation of the ``"local"`` perturbations, > 0.
+    """
 
     lower: jax.Array
     upper: jax.Array
     step_size: jax.Array
 
 
-class RandomSearchState(NamedTuple):
+def params(lower, upper, *, step_size=None, dtype=jnp.float32) -> Params:
+    """Builds :class:`Params`; ``step_size`` defaults to 10% of the box width."""
+    _checks.check_box(lower, upper)
+    dtype = _checks.check_dtype(dtype)
+    if step_size is None:
+        step_size = 0.1 * (jnp.max(jnp.asarray(upper) - jnp.asarray(lower)))
+    p = Params(*(jnp.asarray(v, dtype) for v in (lower, upper, step_size)))
+    _validate_params(p)
+    return p
+
+
+def _validate_params(p) -> None:
+    _checks.check_params(p, Params, {"step_size": dict(positive=True)})
+    _checks.check_box(p.lower, p.upper, names=("params.lower", "params.upper"))
+
+
+class State(NamedTuple):
+    """Carried state: the best point, its value and the counters."""
+
     best_x: jax.Array  # [dim]
     best_f: jax.Array  # []
     num_evals: jax.Array  # [] int32
     step: jax.Array  # [] int32
 
 
-class RandomSearchInfo(NamedTuple):
+class Info(NamedTuple):
+    """Per-step diagnostics."""
+
     best_f: jax.Array  # [] best value after this step
     batch_min: jax.Array  # [] best value of this step's batch
     num_nonfinite: jax.Array  # [] int32 non-finite evaluations in this step
 
 
-def make(objective: Callable[[jax.Array], jax.Array], config: RandomSearchConfig) -> Method:
-    """Builds random search for ``objective(x[dim]) -> scalar``."""
-    if not isinstance(config, RandomSearchConfig):
-        raise ValueError(f"config must be a RandomSearchConfig, got {type(config).__name__}")
+def make(objective: Callable[[jax.Array], jax.Array], config: Config) -> Method:
+    """Builds random search for ``objective(x[dim]) -> scalar``.
+
+    Returns:
+      A :class:`~jaxopt_lab.core.Method`: ``init(key, x0[dim], params)`` evaluates ``x0``
+      (1 evaluation); each ``step`` costs ``config.num_samples`` evaluations.
+    """
+    _checks.check_instance(config, Config, "config")
+    _checks.check_objective(objective, config.dim)
     batched = jax.vmap(objective)
 
     def evaluate(xs):
@@ -86,46 +119,33 @@ def make(objective: Callable[[jax.Array], jax.Array], config: RandomSearchConfig
 
     def init(key, x0, params):
         del key
-        x0 = jnp.asarray(x0)
+        x0 = _checks.check_point(x0, "x0", config.dim)
+        _validate_params(params)
         f0, _ = evaluate(x0[None])
-        return RandomSearchState(best_x=x0, best_f=f0[0], num_evals=jnp.ones((), jnp.int32),
-                                 step=jnp.zeros((), jnp.int32))
+        return State(best_x=x0, best_f=f0[0], num_evals=jnp.ones((), jnp.int32),
+                     step=jnp.zeros((), jnp.int32))
 
     def step(key, state, params):
         shape = (config.num_samples, config.dim)
-        lower = jnp.broadcast_to(params.lower, (config.dim,))
-        upper = jnp.broadcast_to(params.upper, (config.dim,))
+        dtype = state.best_x.dtype
+        lower = jnp.broadcast_to(params.lower, (config.dim,)).astype(dtype)
+        upper = jnp.broadcast_to(params.upper, (config.dim,)).astype(dtype)
         if config.mode == "uniform":
-            u = jax.random.uniform(key, shape, dtype=state.best_x.dtype)
+            u = jax.random.uniform(key, shape, dtype=dtype)
             xs = lower[None, :] + u * (upper - lower)[None, :]
         else:
-            noise = jax.random.normal(key, shape, dtype=state.best_x.dtype)
-            xs = jnp.clip(state.best_x[None, :] + params.step_size * noise,
+            noise = jax.random.normal(key, shape, dtype=dtype)
+            xs = jnp.clip(state.best_x[None, :] + params.step_size.astype(dtype) * noise,
                           lower[None, :], upper[None, :])
         fs, num_bad = evaluate(xs)
         i = jnp.argmin(fs)
         better = fs[i] < state.best_f
-        new = RandomSearchState(
+        new = State(
             best_x=jnp.where(better, xs[i], state.best_x),
             best_f=jnp.where(better, fs[i], state.best_f),
             num_evals=state.num_evals + config.num_samples,
             step=state.step + 1,
         )
-        return new, RandomSearchInfo(best_f=new.best_f, batch_min=fs[i], num_nonfinite=num_bad)
+        return new, Info(best_f=new.best_f, batch_min=fs[i], num_nonfinite=num_bad)
 
-    return Method(init=init, step=step, config=config, name=f"random_search_{config.mode}")
-
-
-def _example(mode: str) -> registry.Example:
-    def sphere(x):
-        return jnp.sum(x**2)
-
-    method = make(sphere, RandomSearchConfig(dim=3, num_samples=8, mode=mode))
-    params = RandomSearchParams(jnp.float32(-1.0), jnp.float32(1.0), jnp.float32(0.3))
-    other = RandomSearchParams(jnp.float32(-2.0), jnp.float32(2.0), jnp.float32(0.1))
-    return registry.Example(method=method, x0=jnp.full((3,), 0.9, jnp.float32),
-                            params=params, other_params=other, num_steps=5)
-
-
-registry.register("random_search_uniform", lambda: _example("uniform"))
-registry.register("random_search_local", lambda: _example("local"))
+    return Method(init=init, step=step, config=config, name="random_search")

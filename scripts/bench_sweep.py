@@ -14,9 +14,8 @@ import time
 import jax
 import jax.numpy as jnp
 
-from jaxopt_lab.core import run
-from jaxopt_lab.random_search import RandomSearchConfig, RandomSearchParams, make
-from jaxopt_lab.sweep import seed_keys, sweep
+from jaxopt_lab import random_search, run
+from jaxopt_lab.sweeps import seed_keys, sweep
 
 
 def rastrigin(x):
@@ -31,8 +30,9 @@ def main():
     parser.add_argument("--chunk-size", type=int, default=128)
     args = parser.parse_args()
 
-    method = make(rastrigin, RandomSearchConfig(dim=args.dim, num_samples=12, mode="local"))
-    params = RandomSearchParams(jnp.float32(-5.12), jnp.float32(5.12), jnp.float32(0.5))
+    config = random_search.Config(dim=args.dim, num_samples=12, mode="local")
+    method = random_search.make(rastrigin, config)
+    params = random_search.params(-5.12, 5.12, step_size=0.5)
 
     def run_fn(key):
         x0 = jax.random.uniform(jax.random.fold_in(key, 1), (args.dim,), minval=-5, maxval=5)

@@ -1,20 +1,34 @@
-"""The API contract, checked on every registered method (jaxopt_lab.registry).
+"""The one contract every method of ``jaxopt_lab.methods`` keeps, checked on every example.
 
-A method that registers an example gets these tests for free: jit, shapes of the trace,
-counters, vmap over keys equals separate runs, determinism per key, different keys give
-different runs, and no retracing when only the values of ``Params`` change.
+Module shape (the same six names everywhere), ``init`` on one point, ``jit``, ``vmap`` over
+keys equal to a loop, the same key giving bit-identical runs, no retrace when only
+``Params`` values change, dtypes surviving x64, and a table of bad inputs that must be
+refused with an error naming the argument. The examples are in ``tests/helpers/examples.py``
+and ``tests/<family>/examples.py``.
 """
 
+import dataclasses
+
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxopt_lab import registry
-from jaxopt_lab.core import run
+import jaxopt_lab
+from jaxopt_lab import run
+from tests.helpers.examples import all_examples
 
-registry.load_all()
-NAMES = registry.names()
+FACTORIES = all_examples()
+IDS = sorted(FACTORIES)
+NAMES = sorted(jaxopt_lab.methods)
+_EXAMPLES = {}
+
+
+def _example(example_id):
+    if example_id not in _EXAMPLES:
+        _EXAMPLES[example_id] = FACTORIES[example_id]()
+    return _EXAMPLES[example_id]
 
 
 def _leaves(tree):
@@ -23,60 +37,98 @@ def _leaves(tree):
 
 class _Compiled:
     """One example with its jitted single run and vmapped run, shared by the tests below
-    (compiling once per method keeps the suite fast)."""
+    (compiling once per example keeps the suite fast)."""
 
-    def __init__(self, example):
+    def __init__(self, example_id, example):
         self.example = example
-        self.traces = []
+        method = example.method
 
         def run_one(key, params):
-            self.traces.append(1)  # runs once per trace, not per call
-            return run(example.method, key, example.x0, params, example.num_steps)
+            return run(method, key, example.x0, params, example.num_steps)
 
-        self.run_one = jax.jit(run_one)
-        self.run_many = jax.jit(jax.vmap(run_one, in_axes=(0, None)))
+        # chex counts traces per function name and source: one name per example.
+        run_one.__name__ = f"run_{example_id}"
+        self.run_one = jax.jit(chex.assert_max_traces(run_one, n=1))
+        self.run_many = jax.jit(jax.vmap(
+            lambda k, p: run(method, k, example.x0, p, example.num_steps), in_axes=(0, None)))
 
 
 _COMPILED = {}
 
 
-@pytest.fixture(params=NAMES)
+@pytest.fixture(params=IDS)
 def compiled(request):
     if request.param not in _COMPILED:
-        _COMPILED[request.param] = _Compiled(registry.get(request.param))
+        _COMPILED[request.param] = _Compiled(request.param, _example(request.param))
     return _COMPILED[request.param]
 
 
-def test_registry_holds_the_reference_methods():
-    assert {"random_search_uniform", "random_search_local"} <= set(NAMES)
+# ------------------------------------------------------------------------ module shape
+
+def test_every_method_has_an_example():
+    covered = {example_id.split(":")[0] for example_id in IDS}
+    assert covered == set(NAMES), (f"methods without an example: {set(NAMES) - covered}; "
+                                   f"examples of unknown methods: {covered - set(NAMES)}")
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_module_has_the_six_names(name):
+    module = jaxopt_lab.methods[name]
+    for attr in ("Config", "Params", "State", "Info", "params", "make"):
+        assert hasattr(module, attr), f"{module.__name__} lacks {attr}"
+        assert attr in module.__all__, f"{module.__name__}.__all__ lacks {attr}"
+    assert dataclasses.is_dataclass(module.Config)
+    assert module.Config.__dataclass_params__.frozen, "Config must be a frozen dataclass"
+    without_default = [f.name for f in dataclasses.fields(module.Config)
+                       if f.default is dataclasses.MISSING
+                       and f.default_factory is dataclasses.MISSING]
+    assert set(without_default) <= {"dim"}, f"Config fields without a default: {without_default}"
+    for cls in (module.Params, module.State, module.Info):
+        assert issubclass(cls, tuple) and hasattr(cls, "_fields"), f"{cls} is not a NamedTuple"
+    assert {"best_x", "best_f", "num_evals"} <= set(module.State._fields)
+    for field in module.State._fields + module.Params._fields:
+        assert field not in ("x_star", "f_star", "radius", "f_tol"), (
+            f"{module.__name__} carries benchmark ground truth ({field})")
+    assert callable(module.params) and callable(module.make)
+
+
+# ------------------------------------------------------------------------ behaviour
+
+def test_init_takes_one_point(compiled):
+    ex = compiled.example
+    state = jax.jit(ex.method.init)(jax.random.key(0), ex.x0, ex.params)
+    assert isinstance(state, ex.module.State)
+    want = ex.best_x_shape if ex.best_x_shape is not None else jnp.shape(ex.x0)
+    chex.assert_shape(state.best_x, tuple(want))
+    chex.assert_shape((state.best_f, state.num_evals), ())
 
 
 def test_state_and_trace_shapes(compiled):
-    example = compiled.example
-    final, trace = compiled.run_one(jax.random.key(0), example.params)
-    assert hasattr(final, "best_f") and hasattr(final, "num_evals")
+    ex = compiled.example
+    final, trace = compiled.run_one(jax.random.key(0), ex.params)
+    assert isinstance(final, ex.module.State) and isinstance(trace, ex.module.Info)
     for leaf in jax.tree_util.tree_leaves(trace):
-        assert leaf.shape[0] == example.num_steps
-    assert int(np.max(final.num_evals)) > 0
-    assert np.all(np.isfinite(np.asarray(final.best_f)) | np.isinf(np.asarray(final.best_f)))
+        assert leaf.shape[0] == ex.num_steps
+    assert int(final.num_evals) > 0
+    assert not np.isnan(np.asarray(final.best_f))
 
 
 def test_same_key_bit_identical_and_different_keys_differ(compiled):
-    run_one, example = compiled.run_one, compiled.example
-    a = run_one(jax.random.key(3), example.params)
-    b = run_one(jax.random.key(3), example.params)
-    c = run_one(jax.random.key(4), example.params)
+    run_one, ex = compiled.run_one, compiled.example
+    a = run_one(jax.random.key(3), ex.params)
+    b = run_one(jax.random.key(3), ex.params)
+    c = run_one(jax.random.key(4), ex.params)
     for x, y in zip(_leaves(a), _leaves(b)):
         np.testing.assert_array_equal(x, y)
     assert any(not np.array_equal(x, z) for x, z in zip(_leaves(a), _leaves(c)))
 
 
 def test_vmap_over_keys_equals_separate_runs(compiled):
-    run_one, example = compiled.run_one, compiled.example
+    run_one, ex = compiled.run_one, compiled.example
     keys = jax.random.split(jax.random.key(7), 4)
-    batched = compiled.run_many(keys, example.params)
+    batched = compiled.run_many(keys, ex.params)
     for i in range(4):
-        single = run_one(keys[i], example.params)
+        single = run_one(keys[i], ex.params)
         for x, y in zip(_leaves(batched), _leaves(single)):
             if np.issubdtype(x.dtype, np.floating):
                 np.testing.assert_allclose(x[i], y, rtol=1e-4, atol=1e-5)
@@ -85,58 +137,22 @@ def test_vmap_over_keys_equals_separate_runs(compiled):
 
 
 def test_no_retrace_when_param_values_change(compiled):
-    run_one, example = compiled.run_one, compiled.example
-    jax.block_until_ready(run_one(jax.random.key(0), example.params))
-    before = len(compiled.traces)
-    jax.block_until_ready(run_one(jax.random.key(1), example.other_params))
-    assert len(compiled.traces) == before, "changing Params values must not recompile"
-    # and the values really are used:
-    a = _leaves(run_one(jax.random.key(0), example.params))
-    b = _leaves(run_one(jax.random.key(0), example.other_params))
-    assert any(not np.array_equal(x, y) for x, y in zip(a, b))
-
-
-def test_run_rejects_negative_steps():
-    ex = registry.get("random_search_uniform")
-    with pytest.raises(ValueError, match="num_steps"):
-        run(ex.method, jax.random.key(0), ex.x0, ex.params, -1)
-
-
-def test_unknown_method_name():
-    with pytest.raises(ValueError, match="unknown method 'nope'"):
-        registry.get("nope")
-
-
-def test_run_is_a_prefix_of_a_longer_run():
-    ex = registry.get("random_search_local")
-    _, short = run(ex.method, jax.random.key(5), ex.x0, ex.params, 3)
-    _, long = run(ex.method, jax.random.key(5), ex.x0, ex.params, 6)
-    np.testing.assert_allclose(short.best_f, long.best_f[:3], rtol=1e-6)
-
-
-def test_nonfinite_values_are_counted_and_never_best():
-    from jaxopt_lab.random_search import RandomSearchConfig, RandomSearchParams, make
-
-    def holey(x):  # NaN on half the box
-        return jnp.where(x[0] > 0, jnp.nan, jnp.sum(x**2))
-
-    method = make(holey, RandomSearchConfig(dim=2, num_samples=64))
-    params = RandomSearchParams(jnp.float32(-1), jnp.float32(1), jnp.float32(0.1))
-    final, trace = run(method, jax.random.key(0), jnp.array([-1.0, 1.0]), params, 10)
-    assert np.isfinite(final.best_f) and final.best_x[0] <= 0
-    assert 0 < int(trace.num_nonfinite.sum()) < 640
+    """``run_one`` is wrapped in ``chex.assert_max_traces(n=1)``: a retrace raises."""
+    run_one, ex = compiled.run_one, compiled.example
+    a = _leaves(run_one(jax.random.key(0), ex.params))
+    b = _leaves(run_one(jax.random.key(0), ex.other_params))
+    assert any(not np.array_equal(x, y) for x, y in zip(a, b)), "Params values are unused"
 
 
 def test_dtypes_survive_x64(compiled):
     """Switching on float64 globally must not change the dtypes a method computes in: a
     float32 start gives float32 state and diagnostics either way (no float64 literals
     leaking in through ``jnp.array(0.0)`` and the like)."""
-    example = compiled.example
+    ex = compiled.example
 
     def dtypes():
-        out = jax.jit(lambda k, p: run(example.method, k, example.x0, p, example.num_steps))(
-            jax.random.key(0), example.params
-        )
+        out = jax.jit(lambda k, p: run(ex.method, k, ex.x0, p, ex.num_steps))(
+            jax.random.key(0), ex.params)
         leaves = jax.tree_util.tree_leaves_with_path(out)
         return {jax.tree_util.keystr(path): leaf.dtype for path, leaf in leaves}
 
@@ -145,3 +161,93 @@ def test_dtypes_survive_x64(compiled):
         with_x64 = dtypes()
     changed = {k: (v, with_x64[k]) for k, v in without_x64.items() if with_x64[k] != v}
     assert not changed, f"dtypes changed under x64: {changed}"
+
+
+# ------------------------------------------------------------------------ bad input
+
+def _nan_like(value):
+    return jnp.full(jnp.shape(value), jnp.nan, jnp.asarray(value).dtype)
+
+
+def _bad_inputs(example_id):
+    """``(label, fn, match)`` cases: ``fn()`` must raise ``ValueError`` matching ``match``."""
+    ex = _example(example_id)
+    key = jax.random.key(0)
+    x0 = jnp.asarray(ex.x0) if not isinstance(ex.x0, dict) else ex.x0
+    cases = [
+        ("x0 is a batch", lambda: ex.method.init(key, jnp.stack([x0, x0]), ex.params), "x0"),
+        ("params of the wrong type",
+         lambda: ex.method.init(key, ex.x0, tuple(ex.params)), "params"),
+        ("num_steps < 0", lambda: run(ex.method, key, ex.x0, ex.params, -1), "num_steps"),
+    ]
+    if jnp.issubdtype(x0.dtype, jnp.floating):
+        cases.append(("x0 has a NaN", lambda: ex.method.init(key, x0.at[0].set(jnp.nan),
+                                                             ex.params), "x0"))
+    for field in ex.module.Params._fields:
+        value = getattr(ex.params, field)
+        if value is not None and jnp.issubdtype(jnp.asarray(value).dtype, jnp.floating):
+            bad = ex.params._replace(**{field: _nan_like(value)})
+            cases.append((f"params.{field} is NaN",
+                          lambda bad=bad: ex.method.init(key, ex.x0, bad), f"params.{field}"))
+    if "dim" in {f.name for f in dataclasses.fields(ex.config)}:
+        cases.append(("Config(dim=0)", lambda: dataclasses.replace(ex.config, dim=0), "dim"))
+    if ex.nonscalar_objective is not None:
+        cases.append(("objective not scalar",
+                      lambda: ex.module.make(ex.nonscalar_objective, ex.config), "objective"))
+    cases.append(("config of the wrong type", lambda: ex.module.make(ex.objective, object()),
+                  "config"))
+    return cases + list(ex.extra_bad_inputs)
+
+
+BAD_CASES = [(example_id, label) for example_id in IDS
+             for label, _, _ in _bad_inputs(example_id)]
+
+
+@pytest.mark.parametrize("example_id,label", BAD_CASES,
+                         ids=[f"{e}-{lab}" for e, lab in BAD_CASES])
+def test_bad_input_is_refused_naming_the_argument(example_id, label):
+    fn, match = {lab: (fn, m) for lab, fn, m in _bad_inputs(example_id)}[label]
+    with pytest.raises(ValueError, match=match):
+        fn()
+
+
+# ------------------------------------------------------------------------ run itself
+
+def test_run_is_a_prefix_of_a_longer_run():
+    ex = _example("random_search:local")
+    _, short = run(ex.method, jax.random.key(5), ex.x0, ex.params, 3)
+    _, long = run(ex.method, jax.random.key(5), ex.x0, ex.params, 6)
+    np.testing.assert_allclose(short.best_f, long.best_f[:3], rtol=1e-6)
+
+
+def test_run_rejects_what_is_not_a_method():
+    ex = _example("random_search:local")
+    with pytest.raises(ValueError, match="method must be a jaxopt_lab Method"):
+        run((ex.method.init, ex.method.step), jax.random.key(0), ex.x0, ex.params, 2)
+
+
+def test_unknown_method_name():
+    with pytest.raises(KeyError, match="unknown method 'nope'"):
+        jaxopt_lab.methods["nope"]
+
+
+def test_float64_params_without_x64_are_refused():
+    from jaxopt_lab import random_search
+
+    if jax.config.jax_enable_x64:
+        pytest.skip("x64 is on for the whole process")
+    with pytest.raises(ValueError, match="dtype=float64 needs float64"):
+        random_search.params(-1.0, 1.0, dtype=jnp.float64)
+
+
+def test_nonfinite_values_are_counted_and_never_best():
+    from jaxopt_lab import random_search
+
+    def holey(x):  # NaN on half the box
+        return jnp.where(x[0] > 0, jnp.nan, jnp.sum(x**2))
+
+    method = random_search.make(holey, random_search.Config(dim=2, num_samples=64))
+    params = random_search.params(-1.0, 1.0, step_size=0.1)
+    final, trace = run(method, jax.random.key(0), jnp.array([-1.0, 1.0]), params, 10)
+    assert np.isfinite(final.best_f) and final.best_x[0] <= 0
+    assert 0 < int(trace.num_nonfinite.sum()) < 640

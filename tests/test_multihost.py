@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from jaxopt_lab.results import RunRecord
-from jaxopt_lab.sweep import sweep
-from tests.test_sweep import _run_fn
+from jaxopt_lab.records import RunRecord
+from jaxopt_lab.sweeps import sweep
+from tests.test_sweeps import _run_fn
 
 ROOT = Path(__file__).resolve().parent.parent
 

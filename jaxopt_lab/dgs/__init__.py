@@ -9,8 +9,6 @@ functions", UAI 2021. Public API:
   * Baselines in JAX: :func:`make_es` (OpenAI-ES), :func:`make_nesterov` (Nesterov–Spokoiny
     random search), :func:`make_finite_differences` (central differences).
 
-Registered in :mod:`jaxopt_lab.registry`: ``dgs`` (with perturbation), ``adadgs``,
-``dgs_adam``, ``es``, ``nesterov``, ``fd_random``.
 """
 
 from jaxopt_lab.dgs.baselines import (DescentInfo, DescentParams, DescentState, ESConfig,
@@ -23,7 +21,6 @@ from jaxopt_lab.dgs.optimizer import (AdaDGSConfig, AdaDGSInfo, AdaDGSParams, Ad
                                       adadgs_params, dgs_params, gradient_fn, haar_orthogonal,
                                       make_adadgs, make_dgs, make_optax, perturb_directions)
 from jaxopt_lab.dgs.schedules import schedule_value
-from jaxopt_lab.dgs import _examples  # noqa: F401  (registers the contract examples)
 
 __all__ = [
     "gradient", "estimate", "Estimate", "num_evaluations", "schedule_value",

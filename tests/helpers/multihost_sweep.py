@@ -15,9 +15,9 @@ jax.distributed.initialize(coordinator_address=f"127.0.0.1:{port}", num_processe
 
 import numpy as np  # noqa: E402
 
-from jaxopt_lab.results import RunRecord  # noqa: E402
-from jaxopt_lab.sweep import sweep  # noqa: E402
-from tests.test_sweep import _run_fn  # noqa: E402
+from jaxopt_lab.records import RunRecord  # noqa: E402
+from jaxopt_lab.sweeps import sweep  # noqa: E402
+from tests.test_sweeps import _run_fn  # noqa: E402
 
 record = RunRecord(out_dir, {"test": "multihost"}) if process_id == 0 else None
 out = sweep(_run_fn(), range(21), chunk_size=2, record=record, progress=False)

@@ -1,6 +1,7 @@
 """Run one seed's computation over many seeds: ``vmap`` in fixed per-device chunks, sharded.
 
-``sweep(run_fn, seeds)`` evaluates ``run_fn(key_s)`` for every seed ``s`` with
+``sweep(run_fn, seeds)`` (also ``jaxopt_lab.sweep``) evaluates ``run_fn(key_s)`` for every
+seed ``s`` with
 ``key_s = fold_in(key(root_seed), s)``. Seeds are processed in chunks of
 ``chunk_size * num_devices``; each chunk is one ``jit(vmap(run_fn))`` call whose seed axis is
 sharded over the devices of a 1-D mesh named ``"seeds"`` (``AxisType.Auto``), so every
@@ -9,7 +10,14 @@ XLA's numerics depend on the batch width a device sees, not on the number of dev
 (see ../shared/specs/scale_out.md §2.4), so a seed's result is bit-identical whatever the
 device count, for a fixed ``chunk_size``.
 
-With a :class:`~jaxopt_lab.results.RunRecord`, each finished chunk is written at once and
+``run_fn`` may return any pytree of arrays (e.g. the ``(final, trace)`` of
+:func:`jaxopt_lab.run`); its structure is checked with ``jax.eval_shape`` before the first
+chunk runs. A flat dict of arrays comes back as a dict with a ``"seed"`` entry (its scalar
+entries are the columns of a record's ``metrics.csv``); any other pytree comes back with
+the same structure, every leaf stacked over the sorted seeds, and is recorded under the
+leaves' path names (``"0.best_f"`` for ``final.best_f`` of a ``(final, trace)`` pair).
+
+With a :class:`~jaxopt_lab.records.RunRecord`, each finished chunk is written at once and
 seeds already on disk are skipped: re-running the same command resumes the sweep.
 
 Multi-host: call ``jax.distributed.initialize()`` (arguments auto-detected on Cloud TPU and
@@ -30,7 +38,9 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import NamedSharding, PartitionSpec
 
-__all__ = ["sweep", "seed_keys", "make_seed_mesh", "validate_seeds"]
+from jaxopt_lab import _checks
+
+__all__ = ["sweep", "seed_keys", "make_seed_mesh", "validate_seeds", "output_structure"]
 
 
 def validate_seeds(seeds: Iterable[int], argument: str = "seeds") -> np.ndarray:
@@ -95,7 +105,7 @@ class _Progress:
 
 
 def sweep(
-    run_fn: Callable[[jax.Array], Mapping[str, Any]],
+    run_fn: Callable[[jax.Array], Any],
     seeds: Iterable[int],
     *,
     root_seed: int = 0,
@@ -108,30 +118,39 @@ def sweep(
     """Runs ``run_fn`` for every seed, sharded over devices, optionally into a record.
 
     Args:
-      run_fn: ``run_fn(key) -> dict[str, array]``, the computation of one seed (pure).
+      run_fn: ``run_fn(key) -> pytree of arrays``, the computation of one seed (pure).
         Scalar outputs become columns of ``metrics.csv``; others are stored as arrays.
       seeds: distinct non-negative ints.
       root_seed: the root of every seed's key.
       chunk_size: seeds per device per call (fixes the numerics; see module docstring).
       devices: devices to shard over (default: all).
-      record: a :class:`~jaxopt_lab.results.RunRecord`; finished seeds are skipped and
+      record: a :class:`~jaxopt_lab.records.RunRecord`; finished seeds are skipped and
         every chunk is written as soon as it finishes.
       progress: show a progress bar over chunks.
       desc: label of the progress bar.
 
     Returns:
-      A dict of numpy arrays stacked over ``sorted(seeds)``, with a ``"seed"`` entry.
+      For a flat dict output: a dict of numpy arrays stacked over ``sorted(seeds)``, with a
+      ``"seed"`` entry. Otherwise: the output's pytree, every leaf a numpy array stacked
+      over ``sorted(seeds)``.
+
+    Raises:
+      ValueError: bad seeds, chunk size or root seed, or a ``run_fn`` whose output is not
+        a pytree of arrays (found by ``jax.eval_shape`` before anything runs).
     """
     seeds = np.sort(validate_seeds(seeds))
-    if isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1:
-        raise ValueError(f"chunk_size must be an int >= 1, got {chunk_size!r}")
-    if not isinstance(root_seed, (int, np.integer)) or root_seed < 0:
-        raise ValueError(f"root_seed must be a non-negative int, got {root_seed!r}")
+    _checks.check_int(chunk_size, "chunk_size")
+    _checks.check_int(root_seed, "root_seed", minimum=0)
+    if not callable(run_fn):
+        raise ValueError(f"run_fn must be callable run_fn(key) -> pytree of arrays, "
+                         f"got {type(run_fn).__name__}")
+    names, treedef = output_structure(run_fn, root_seed)
+    flat_run_fn = run_fn if treedef is None else _flat_outputs(run_fn, names)
     mesh = make_seed_mesh(devices)
     num_devices = mesh.devices.size
     batch = int(chunk_size) * num_devices
     sharding = NamedSharding(mesh, PartitionSpec("seeds"))
-    compiled = jax.jit(jax.vmap(run_fn), out_shardings=sharding)
+    compiled = jax.jit(jax.vmap(flat_run_fn), out_shardings=sharding)
 
     done = record.done_seeds() if record is not None else set()
     todo = np.asarray([s for s in seeds.tolist() if s not in done], dtype=np.int64)
@@ -154,11 +173,61 @@ def sweep(
     finally:
         bar.close()
 
-    if record is not None:
-        if jax.process_index() == 0:
-            record.write_summary()
-        return record.load(seeds) if jax.process_index() == 0 else _stack(seeds, computed)
-    return _stack(seeds, computed)
+    if record is not None and jax.process_index() == 0:
+        record.write_summary()
+        columns = record.load(seeds)
+    else:
+        columns = _stack(seeds, computed)
+    if treedef is None:
+        return columns
+    return jax.tree.unflatten(treedef, [columns[name] for name in names])
+
+
+def _path_name(path) -> str:
+    parts = []
+    for entry in path:
+        for attr in ("key", "name", "idx"):
+            if hasattr(entry, attr):
+                parts.append(str(getattr(entry, attr)))
+                break
+    return ".".join(parts)
+
+
+def output_structure(run_fn, root_seed: int = 0):
+    """Column names of ``run_fn``'s outputs, and their treedef (``None`` for a flat dict).
+
+    Traces ``run_fn`` once with ``jax.eval_shape`` (nothing runs).
+
+    Raises:
+      ValueError: naming ``run_fn`` if it fails to trace or returns anything but a pytree
+        of arrays.
+    """
+    key = seed_keys(root_seed, np.zeros(1, np.int64))[0]
+    try:
+        shapes = jax.eval_shape(run_fn, key)
+    except TypeError as err:
+        raise ValueError(f"run_fn must return a pytree of arrays: {err}") from err
+    _checks.check_arrays_tree(shapes, "run_fn")
+    if isinstance(shapes, Mapping) and all(
+            isinstance(k, str) and isinstance(v, jax.ShapeDtypeStruct) for k, v in shapes.items()):
+        if "seed" in shapes:
+            raise ValueError("run_fn must not return an entry named 'seed' (sweep adds it)")
+        return list(shapes), None
+    leaves, treedef = jax.tree_util.tree_flatten_with_path(shapes)
+    names = [_path_name(path) or "value" for path, _ in leaves]
+    if len(set(names)) != len(names) or "seed" in names:
+        raise ValueError(f"run_fn's output leaves need distinct path names other than "
+                         f"'seed', got {names}")
+    return names, treedef
+
+
+def _flat_outputs(run_fn, names):
+    """``run_fn`` with its output flattened to ``{name: leaf}`` (the record's columns)."""
+
+    def flat(key):
+        return dict(zip(names, jax.tree.leaves(run_fn(key))))
+
+    return flat
 
 
 def _put_keys(root_seed, padded, sharding):

@@ -7,11 +7,11 @@ import sys
 import numpy as np
 import pytest
 
-from jaxopt_lab import results
+from jaxopt_lab import records
 
 
 def test_record_writes_all_files_and_loads_back(tmp_path):
-    rec = results.RunRecord(tmp_path / "run", {"alpha": 0.5, "name": "x", "inf": float("inf")})
+    rec = records.RunRecord(tmp_path / "run", {"alpha": 0.5, "name": "x", "inf": float("inf")})
     rec.write_chunk([4, 2], {"f": np.array([1.5, -2.0]), "ok": np.array([True, False]),
                              "trace": np.arange(6.0).reshape(2, 3)})
     rec.write_chunk([7], {"f": np.array([3.25]), "ok": np.array([True]),
@@ -31,7 +31,7 @@ def test_record_writes_all_files_and_loads_back(tmp_path):
 
 
 def test_env_json_records_what_ran(tmp_path):
-    results.RunRecord(tmp_path, {}, env_extra={"chunk_size_per_device": 4})
+    records.RunRecord(tmp_path, {}, env_extra={"chunk_size_per_device": 4})
     env = json.loads((tmp_path / "env.json").read_text())
     import jax
 
@@ -45,16 +45,16 @@ def test_env_json_records_what_ran(tmp_path):
 
 
 def test_config_mismatch_is_refused_then_overwrite_allowed(tmp_path):
-    rec = results.RunRecord(tmp_path, {"a": 1})
+    rec = records.RunRecord(tmp_path, {"a": 1})
     rec.write_chunk([0], {"f": np.array([1.0])})
     with pytest.raises(ValueError, match="different config"):
-        results.RunRecord(tmp_path, {"a": 2})
-    fresh = results.RunRecord(tmp_path, {"a": 2}, overwrite=True)
+        records.RunRecord(tmp_path, {"a": 2})
+    fresh = records.RunRecord(tmp_path, {"a": 2}, overwrite=True)
     assert fresh.done_seeds() == set()
 
 
 def test_changed_columns_are_refused(tmp_path):
-    rec = results.RunRecord(tmp_path, {})
+    rec = records.RunRecord(tmp_path, {})
     rec.write_chunk([0], {"f": np.array([1.0])})
     with pytest.raises(ValueError, match="metrics columns changed"):
         rec.write_chunk([1], {"g": np.array([1.0])})
@@ -67,21 +67,21 @@ def test_non_writable_folder_names_the_argument(tmp_path):
     locked.mkdir()
     locked.chmod(0o500)
     with pytest.raises(ValueError, match="out: cannot write"):
-        results.RunRecord(locked / "run", {})
+        records.RunRecord(locked / "run", {})
 
 
 def test_unwritable_path_names_the_argument(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
     with pytest.raises(ValueError, match="out: cannot write"):
-        results.RunRecord(blocker / "run", {})
+        records.RunRecord(blocker / "run", {})
 
 
 def test_open_readonly_loads_and_writes_nothing(tmp_path):
-    rec = results.RunRecord(tmp_path / "run", {"a": 1})
+    rec = records.RunRecord(tmp_path / "run", {"a": 1})
     rec.write_chunk([0, 2], {"f": np.array([1.0, 3.0]), "trace": np.ones((2, 4))})
     files = {p: p.read_bytes() for p in (tmp_path / "run").rglob("*") if p.is_file()}
-    ro = results.RunRecord.open_readonly(tmp_path / "run")
+    ro = records.RunRecord.open_readonly(tmp_path / "run")
     assert ro.config == {"a": 1}
     assert ro.done_seeds() == {0, 2}
     loaded = ro.load([2])
@@ -90,4 +90,4 @@ def test_open_readonly_loads_and_writes_nothing(tmp_path):
     after = {p: p.read_bytes() for p in (tmp_path / "run").rglob("*") if p.is_file()}
     assert after == files
     with pytest.raises(FileNotFoundError, match="out_dir"):
-        results.RunRecord.open_readonly(tmp_path / "missing")
+        records.RunRecord.open_readonly(tmp_path / "missing")

@@ -5,9 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxopt_lab import results, sweep as sweep_lib
-from jaxopt_lab.core import run
-from jaxopt_lab.random_search import RandomSearchConfig, RandomSearchParams, make
+from jaxopt_lab import random_search, records, run, sweeps as sweep_lib
 
 
 def _rastrigin(x):
@@ -16,8 +14,9 @@ def _rastrigin(x):
 
 def _run_fn(num_steps=40):
     """A chaotic run (local hill climbing on Rastrigin): any numerical difference shows."""
-    method = make(_rastrigin, RandomSearchConfig(dim=6, num_samples=12, mode="local"))
-    params = RandomSearchParams(jnp.float32(-5.12), jnp.float32(5.12), jnp.float32(0.7))
+    config = random_search.Config(dim=6, num_samples=12, mode="local")
+    method = random_search.make(_rastrigin, config)
+    params = random_search.params(-5.12, 5.12, step_size=0.7)
 
     def run_fn(key):
         x0 = jax.random.uniform(jax.random.fold_in(key, 99), (6,), minval=-5.0, maxval=5.0)
@@ -79,12 +78,12 @@ def test_resume_after_interruption_equals_uninterrupted(tmp_path):
     run_fn = _run_fn(num_steps=20)
     config = {"what": "resume-test"}
     full = sweep_lib.sweep(run_fn, range(20), chunk_size=1,
-                           record=results.RunRecord(tmp_path / "full", config), progress=False)
+                           record=records.RunRecord(tmp_path / "full", config), progress=False)
 
     calls = {"n": 0}
 
     # Interrupt: the record's writer raises on the third chunk, as a kill would.
-    record = results.RunRecord(tmp_path / "resumed", config)
+    record = records.RunRecord(tmp_path / "resumed", config)
     original = record.write_chunk
 
     def write_then_die(seeds, outputs):
@@ -101,7 +100,7 @@ def test_resume_after_interruption_equals_uninterrupted(tmp_path):
     # A torn half-line at the end of metrics.csv (kill during a write) is ignored.
     with open(tmp_path / "resumed" / "metrics.csv", "a") as f:
         f.write("16,0.5")
-    resumed_record = results.RunRecord(tmp_path / "resumed", config)
+    resumed_record = records.RunRecord(tmp_path / "resumed", config)
     assert resumed_record.done_seeds() == set(range(16))
     resumed = sweep_lib.sweep(run_fn, range(20), chunk_size=1, record=resumed_record,
                               progress=False)
@@ -113,11 +112,11 @@ def test_resume_skips_finished_seeds(tmp_path):
     def run_fn(key):
         return {"x": jax.random.uniform(key)}
 
-    record = results.RunRecord(tmp_path, {"a": 1})
+    record = records.RunRecord(tmp_path, {"a": 1})
     sweep_lib.sweep(run_fn, range(8), chunk_size=1, record=record, progress=False)
     before = (tmp_path / "metrics.csv").read_text()
     out = sweep_lib.sweep(run_fn, range(8), chunk_size=1,
-                          record=results.RunRecord(tmp_path, {"a": 1}), progress=False)
+                          record=records.RunRecord(tmp_path, {"a": 1}), progress=False)
     assert (tmp_path / "metrics.csv").read_text() == before  # nothing recomputed or appended
     assert out["x"].shape == (8,)
 
@@ -138,3 +137,44 @@ def test_bad_chunk_size(chunk):
     with pytest.raises(ValueError, match="chunk_size must be an int >= 1"):
         sweep_lib.sweep(lambda k: {"x": jax.random.uniform(k)}, [0], chunk_size=chunk,
                         progress=False)
+
+
+def test_a_run_pair_sweeps_as_a_pytree_and_matches_a_loop(tmp_path):
+    """``sweep(lambda key: run(...))``: the (final, trace) pair comes back with its
+    structure, every leaf stacked over seeds, equal to running each seed alone; recorded
+    under path names and resumed from the record with the same structure."""
+    config = random_search.Config(dim=3, num_samples=4, mode="local")
+    method = random_search.make(_rastrigin, config)
+    params = random_search.params(-5.12, 5.12, step_size=0.5)
+    x0 = jnp.full((3,), 2.0)
+
+    def run_fn(key):
+        return run(method, key, x0, params, 7)
+
+    final, trace = sweep_lib.sweep(run_fn, range(5), chunk_size=2, devices=jax.devices()[:1],
+                                   progress=False)
+    assert isinstance(final, random_search.State) and final.best_x.shape == (5, 3)
+    assert trace.best_f.shape == (5, 7)
+    for s in range(5):
+        key = sweep_lib.seed_keys(0, [s])[0]
+        alone_final, alone_trace = jax.jit(run_fn)(key)
+        np.testing.assert_array_equal(final.best_f[s], alone_final.best_f)
+        np.testing.assert_array_equal(trace.best_f[s], alone_trace.best_f)
+    record = records.RunRecord(tmp_path, {"a": 1})
+    sweep_lib.sweep(run_fn, range(5), chunk_size=2, record=record, progress=False)
+    header = (tmp_path / "metrics.csv").read_text().splitlines()[0].split(",")
+    assert "0.best_f" in header and "0.num_evals" in header
+    again = sweep_lib.sweep(run_fn, range(5), chunk_size=2,
+                            record=records.RunRecord(tmp_path, {"a": 1}), progress=False)
+    np.testing.assert_array_equal(again[1].best_f, trace.best_f)
+
+
+@pytest.mark.parametrize("run_fn, match", [
+    (lambda k: "not an array", "run_fn must return a pytree of arrays"),
+    (lambda k: {}, "run_fn must return a pytree of arrays, got no arrays"),
+    (lambda k: {"seed": jax.random.uniform(k)}, "named 'seed'"),
+    ("not callable", "run_fn must be callable"),
+])
+def test_run_fn_output_is_checked_before_anything_runs(run_fn, match):
+    with pytest.raises(ValueError, match=match):
+        sweep_lib.sweep(run_fn, [0], progress=False)
