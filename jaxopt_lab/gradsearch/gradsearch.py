@@ -1,38 +1,23 @@
-"""GradSearch and its relatives as ``init``/``step`` methods over discrete programs.
+"""GradSearch: greedy discrete search driven by Taylor estimates of single-variable moves.
 
-One step = one forward/backward pass of the differentiable program at the current
-discrete point ``z`` (optionally smoothed), Taylor estimates of every single-variable move
-(:mod:`~jaxopt_lab.gradsearch.moves`) and an update of ``z``. Rules
-(``GradSearchConfig.rule``; Lu 2021 [1], spec ``shared/specs/gradsearch.md`` §4):
+Each step takes one forward/backward pass of the task's differentiable program at the
+current program's one-hot point, estimates the loss change of every single-variable move
+from the gradient (:mod:`~jaxopt_lab.gradsearch.moves`; Lu 2021 [1], §2.3) and applies
+the move with the smallest score, ties broken uniformly at random (Algorithm 1; the move is
+applied even when no score is negative). Variants (:class:`Config`): the running average of
+§3.1 in both readings, and GradSearch+ (§3.2: epsilon-greedy moves, smoothing of the
+one-hot point, random exponential loss scaling) with its soft variant.
 
-  * ``"greedy"``: GradSearch (Algorithm 1): apply the move with the smallest estimate,
-    ties broken uniformly at random. The move is applied even if its estimate is >= 0.
-  * ``"avg_grad"``: running average of the gradient, ``m <- (1 - beta) m + beta g``, moves
-    scored with ``m[v, j] - m[v, z_v]`` (the spec's default reading of §3.1).
-  * ``"avg_move"``: running average of every move's estimate,
-    ``a[v, j] <- (1 - beta) a[v, j] + beta D_t(v, j)``; a move is indexed by its
-    (variable, target value), so for a binary variable "go to 1" keeps its history after
-    the flip (the literal reading of §3.1).
-  * ``"threshold"``: Algorithm 2 (Bop/STE): with ``m`` averaged as in ``"avg_grad"``
-    (``beta`` = Bop's adaptivity rate), *every* variable whose best move has
-    ``-score > threshold`` moves at once. ``beta = 1, threshold = 0`` is the discrete view of
-    STE; ``beta = gamma, threshold = tau`` is Bop (Helwegen et al. 2019) in the {0, 1}
-    convention: flip ``x`` iff ``(2x - 1) m > tau``.
+Example::
 
-Heuristics of GradSearch+ (§3.2), usable with every rule: ``epsilon``-greedy random moves
-(``Params.epsilon``), smoothing of the one-hot point (``Config.smoothing``) and random
-exponential loss scaling of misfit examples after ``stall_steps`` steps without a new best
-(``Config.loss_scaling``).
-
-The objective is a :class:`~jaxopt_lab.problems.programs.ProgramTask` (anything with
-``space``, ``example_losses(probs) -> [num_examples]`` and ``solved(z) -> bool``). The loss
-is the mean over examples; non-finite losses or gradients are treated as "no information":
-the step moves nothing (non-finite estimates are replaced by ``+inf``) and the loss counts
-as ``+inf`` for ``best_f``.
+    from jaxopt_lab import gradsearch, run
+    from jaxopt_lab.problems import circuits
+    task = circuits.circuit("swap")
+    method = gradsearch.make(task, gradsearch.Config.plus())
+    x0 = task.space.sample(jax.random.key(0))          # one program [num_vars]
+    final, trace = run(method, jax.random.key(1), x0, gradsearch.params(), 2000)
 
 [1] Lu, "Mitigating the failures of gradient-based program synthesis" (2021).
-[2] Helwegen et al., "Latent weights do not exist: rethinking binarized neural network
-    optimization", NeurIPS 2019.
 """
 
 from __future__ import annotations
@@ -42,209 +27,221 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
+from jaxopt_lab import _checks
 from jaxopt_lab.core import Method
-from jaxopt_lab.gradsearch import moves
+from jaxopt_lab.gradsearch import _shared, moves
+from jaxopt_lab.problems import programs
 
-__all__ = ["GradSearchConfig", "GradSearchParams", "GradSearchState", "GradSearchInfo",
-           "make", "make_params", "RULES", "gradsearch", "gradsearch_avg", "gradsearch_plus",
-           "bop", "ste_discrete", "RestartResult", "solve_with_restarts"]
+__all__ = ["Config", "Params", "State", "Info", "params", "make", "RULES", "SMOOTHING"]
 
-RULES = ("greedy", "avg_grad", "avg_move", "threshold")
+RULES = ("greedy", "avg_grad", "avg_move")
 SMOOTHING = (None, "sum_to_one", "literal")
 
 
 @dataclasses.dataclass(frozen=True)
-class GradSearchConfig:
-    """Static configuration.
+class Config:
+    """Static configuration: the variant.
 
     Attributes:
-      rule: one of :data:`RULES`.
-      smoothing: ``None``, ``"sum_to_one"`` or ``"literal"`` (GradSearch+ smoothing).
-      loss_scaling: GradSearch+ random exponential loss scaling of stalled examples.
+      rule: how moves are scored, with ``g`` the gradient at the one-hot point:
+        ``"greedy"``: the switch estimate ``g[v, j] - g[v, x_v]`` (Algorithm 1);
+        ``"avg_grad"``: the same estimate of the running average of the gradient,
+        ``m <- (1 - beta) m + beta g`` (§3.1, "running average of the gradient");
+        ``"avg_move"``: the running average of every move's estimate, a move being
+        indexed by (variable, target value) so that for a binary variable "go to 1" keeps
+        its history after the flip (the literal reading of §3.1).
+      epsilon_greedy: with probability ``params.epsilon`` apply a uniformly random move
+        (random variable, random other value) instead (GradSearch+ 1).
+      smoothing: ``None``, or evaluate the gradient at a smoothed one-hot point
+        (GradSearch+ 2): ``"sum_to_one"`` puts ``1 - smooth`` on the chosen value and
+        ``smooth / (M - 1)`` on each other value of an ``M``-way variable; ``"literal"``
+        every 0 becomes ``smooth`` (does not sum to one for ``M > 2``).
+      loss_scaling: random exponential loss scaling (GradSearch+ 3): after ``stall_steps``
+        steps without a new best loss, one misfit example (loss > ``misfit_loss``; any
+        example if none) chosen at random has its loss weight multiplied by ``e``.
       stall_steps: steps without a new best loss before a loss-scaling event.
       misfit_loss: an example whose discrete loss exceeds this counts as misfit.
+      soft_loss: score moves (and judge programs) with the binary cross-entropy of the
+        task's outputs against its targets with ``params.loss_eps`` inside the logs
+        instead of the task's own loss (the soft variant: with ``loss_eps = 0.3`` a wrong
+        bit costs ``-log 0.3`` instead of about 16, so a few wrong bits do not dominate
+        every estimate).
       stop_when_solved: once the program fits every example, stop moving.
     """
 
     rule: str = "greedy"
+    epsilon_greedy: bool = False
     smoothing: str | None = None
     loss_scaling: bool = False
     stall_steps: int = 50
     misfit_loss: float = 1.0
+    soft_loss: bool = False
     stop_when_solved: bool = True
 
     def __post_init__(self):
-        if self.rule not in RULES:
-            raise ValueError(f"rule must be one of {RULES}, got {self.rule!r}")
-        if self.smoothing not in SMOOTHING:
-            raise ValueError(f"smoothing must be one of {SMOOTHING}, got {self.smoothing!r}")
-        if isinstance(self.stall_steps, bool) or not isinstance(self.stall_steps, int) \
-                or self.stall_steps < 1:
-            raise ValueError(f"stall_steps must be an int >= 1, got {self.stall_steps!r}")
-        if not self.misfit_loss > 0:
-            raise ValueError(f"misfit_loss must be > 0, got {self.misfit_loss!r}")
+        _checks.check_choice(self.rule, "rule", RULES)
+        _checks.check_bool(self.epsilon_greedy, "epsilon_greedy")
+        _checks.check_choice(self.smoothing, "smoothing", SMOOTHING)
+        _checks.check_bool(self.loss_scaling, "loss_scaling")
+        _checks.check_int(self.stall_steps, "stall_steps")
+        _checks.check_number(self.misfit_loss, "misfit_loss", positive=True)
+        _checks.check_bool(self.soft_loss, "soft_loss")
+        _checks.check_bool(self.stop_when_solved, "stop_when_solved")
+
+    @classmethod
+    def plus(cls, **changes) -> "Config":
+        """GradSearch+ (§3.2): greedy rule, epsilon-greedy, ``"sum_to_one"`` smoothing and
+        loss scaling (use with ``params(epsilon=0.1, smooth=0.01)``, the defaults)."""
+        return cls(**{"rule": "greedy", "epsilon_greedy": True, "smoothing": "sum_to_one",
+                      "loss_scaling": True, **changes})
+
+    @classmethod
+    def plus_soft(cls, **changes) -> "Config":
+        """The soft variant of GradSearch+: running average of the gradient and the soft
+        cross-entropy on top of GradSearch+ (the circuits and DNF experiments use it with
+        ``params(beta=0.5)``; ``loss_eps`` 0.3 is the default)."""
+        return cls.plus(**{"rule": "avg_grad", "soft_loss": True, **changes})
 
 
-class GradSearchParams(NamedTuple):
-    """Numeric hyper-parameters (float32 scalars).
+class Params(NamedTuple):
+    """Numeric hyper-parameters (float scalars; each is used by the variants that name it).
 
     Attributes:
-      beta: running-average rate in [0, 1] (``"avg_*"``, ``"threshold"``: Bop's gamma).
-      epsilon: probability in [0, 1] of a uniformly random move instead of the rule's.
-      threshold: acceptance threshold >= 0 of ``"threshold"`` (Bop's tau; 0 = STE).
-      smooth: smoothing mass in [0, 1) (0.01 in the paper).
+      beta: running-average rate in [0, 1] (``"avg_*"`` rules).
+      epsilon: probability in [0, 1] of a random move (``epsilon_greedy``).
+      smooth: mass in [0, 1) moved off the chosen value (``smoothing``).
+      loss_eps: > 0, inside the logs of the soft cross-entropy (``soft_loss``).
     """
 
     beta: jax.Array
     epsilon: jax.Array
-    threshold: jax.Array
     smooth: jax.Array
+    loss_eps: jax.Array
 
 
-def make_params(beta=1.0, epsilon=0.0, threshold=0.0, smooth=0.01) -> GradSearchParams:
-    """Validated :class:`GradSearchParams` (raises ``ValueError`` naming the argument)."""
-    _check_params(GradSearchParams(beta, epsilon, threshold, smooth))
-    return GradSearchParams(*(jnp.float32(v) for v in (beta, epsilon, threshold, smooth)))
+def params(*, beta=0.1, epsilon=0.1, smooth=0.01, loss_eps=0.3, dtype=jnp.float32) -> Params:
+    """Builds :class:`Params`.
+
+    Defaults: ``beta`` 0.1 (Table 1's running average; the spec sweeps 0.01, 0.1, 0.5),
+    ``epsilon`` 0.1 and ``smooth`` 0.01 (GradSearch+ as in the paper), ``loss_eps`` 0.3
+    (the soft variant).
+    """
+    dtype = _checks.check_dtype(dtype)
+    p = Params(*(jnp.asarray(v, dtype) for v in (beta, epsilon, smooth, loss_eps)))
+    _validate_params(p)
+    return p
 
 
-def _check_params(params) -> None:
-    checks = (("beta", 0.0, 1.0), ("epsilon", 0.0, 1.0), ("smooth", 0.0, 0.999999))
-    for name, lo, hi in checks:
-        value = getattr(params, name)
-        if isinstance(value, jax.core.Tracer):
-            continue
-        arr = np.asarray(value)
-        if not (np.all(arr >= lo) and np.all(arr <= hi)):
-            raise ValueError(f"{name} must be in [{lo}, {hi:g}], got {value!r}")
-    t = params.threshold
-    if not isinstance(t, jax.core.Tracer) and not np.all(np.asarray(t) >= 0):
-        raise ValueError(f"threshold must be >= 0, got {t!r}")
+def _validate_params(p) -> None:
+    _checks.check_params(p, Params, {
+        "beta": dict(lo=0.0, hi=1.0), "epsilon": dict(lo=0.0, hi=1.0),
+        "smooth": dict(lo=0.0, hi=1.0, hi_open=True), "loss_eps": dict(positive=True)})
 
 
-class GradSearchState(NamedTuple):
+class State(NamedTuple):
     """Carried state. ``V = num_vars``, ``M = max_card``, ``E = num_examples``."""
 
-    z: jax.Array  # [V] int32 current program
-    avg: jax.Array  # [V, M] running average (gradient or move estimates)
+    program: jax.Array  # [V] int32 current program
+    best_x: jax.Array  # [V] int32 program with the smallest loss seen
+    best_f: jax.Array  # [] its loss (mean over examples; the soft loss under soft_loss)
+    num_evals: jax.Array  # [] int32 loss/gradient evaluations
+    avg: jax.Array  # [V, M] running average (of the gradient or of the move estimates)
     log_w: jax.Array  # [E] log loss-scaling weights
     stall: jax.Array  # [] int32 steps since the last new best
-    f: jax.Array  # [] discrete (unweighted) loss of the program at the start of the last step
-    best_f: jax.Array  # [] best discrete loss seen
-    best_z: jax.Array  # [V] program with best_f
-    solved_at: jax.Array  # [] int32 number of updates before the first solved program, -1
-    num_evals: jax.Array  # [] int32 loss/gradient evaluations
-    step: jax.Array  # [] int32
 
 
-class GradSearchInfo(NamedTuple):
-    f: jax.Array  # [] discrete loss at the start of the step
-    min_estimate: jax.Array  # [] smallest move score (>= 0: local minimum of the estimate)
+class Info(NamedTuple):
+    """Per-step diagnostics, about the program at the start of the step."""
+
+    f: jax.Array  # [] its loss
+    solved: jax.Array  # [] bool: it fits every example
+    min_estimate: jax.Array  # [] smallest move score (>= 0: a local minimum of the scores)
     num_moved: jax.Array  # [] int32 variables changed by this step
     random: jax.Array  # [] bool: an epsilon-greedy random move was taken
-    solved: jax.Array  # [] bool: program at the start of the step fits every example
 
 
-def make(task, config: GradSearchConfig = GradSearchConfig()) -> Method:
-    """Builds a GradSearch-family method for ``task``.
+def make(task: programs.ProgramTask, config: Config = Config()) -> Method:
+    """Builds GradSearch for ``task``.
 
     Args:
-      task: a :class:`~jaxopt_lab.problems.programs.ProgramTask`.
-      config: :class:`GradSearchConfig`.
+      task: a :class:`~jaxopt_lab.problems.programs.ProgramTask` (the objective; it defines
+        the number of variables).
+      config: :class:`Config`.
 
     Returns:
-      ``Method`` with ``init(key, z0[num_vars] int, params) -> GradSearchState`` and
-      ``step(key, state, params) -> (GradSearchState, GradSearchInfo)``.
+      A :class:`~jaxopt_lab.core.Method`: ``init(key, x0, params)`` takes one program
+      ``x0 [num_vars]`` (ints, ``0 <= x0[v] < num_values[v]``; e.g.
+      ``task.space.sample(key)``) and evaluates it (1 evaluation); a ``step`` costs 1
+      evaluation (2 with ``smoothing``: the gradient at the smoothed point and the loss of
+      the program).
     """
-    if not isinstance(config, GradSearchConfig):
-        raise ValueError(f"config must be a GradSearchConfig, got {type(config).__name__}")
+    _checks.check_instance(config, Config, "config")
+    soft = None
+    if config.soft_loss:
+        def soft(mat, p):
+            out = task.predict(task.space.to_dict(mat))
+            return jnp.sum(programs.cross_entropy(out, task.targets, p.loss_eps), axis=-1)
+    loss = _shared.loss_functions(task, soft)
     space = task.space
     valid = jnp.asarray(space.valid)
     cards = jnp.asarray(space.cards)
+    num_moves = valid.shape[0] * valid.shape[1]
     num_examples = int(task.targets.shape[0])
-
-    def example_losses(mat):
-        return task.example_losses(space.to_dict(mat))
-
-    def discrete_losses(z):
-        return example_losses(moves.onehot_padded(z, space.max_card))
-
-    def weighted_loss(mat, log_w):
-        losses = example_losses(mat)
-        w = jnp.exp(log_w - jnp.max(log_w))
-        w = w / jnp.mean(w)
-        return jnp.mean(w * losses), losses
 
     def init(key, x0, params):
         del key
-        space.check(x0, argument="x0")
-        _check_params(params)
-        z = jnp.asarray(x0, jnp.int32)
-        f = _finite_or_inf(jnp.mean(discrete_losses(z)))
-        solved = task.solved(z)
-        return GradSearchState(
-            z=z, avg=jnp.zeros(valid.shape, jnp.float32),
-            log_w=jnp.zeros((num_examples,), jnp.float32), stall=jnp.zeros((), jnp.int32),
-            f=f, best_f=f, best_z=z, solved_at=jnp.where(solved, 0, -1).astype(jnp.int32),
-            num_evals=jnp.ones((), jnp.int32), step=jnp.zeros((), jnp.int32))
+        x0 = space.check(x0, "x0")
+        _validate_params(params)
+        f = loss.program_loss(x0, params)
+        return State(program=x0, best_x=x0, best_f=f, num_evals=jnp.ones((), jnp.int32),
+                     avg=jnp.zeros(valid.shape, jnp.float32),
+                     log_w=jnp.zeros((num_examples,), jnp.float32),
+                     stall=jnp.zeros((), jnp.int32))
+
+    def scores_of(grad, state, params):
+        """``(avg, scores [V, M])``: the rule's move scores, ``+inf`` for non-moves."""
+        x, beta = state.program, params.beta
+        if config.rule == "greedy":
+            avg, scores = state.avg, moves.switch_estimates(grad, x)
+        elif config.rule == "avg_grad":
+            avg = (1.0 - beta) * state.avg + beta * grad
+            scores = moves.switch_estimates(avg, x)
+        else:
+            avg = (1.0 - beta) * state.avg + beta * moves.switch_estimates(grad, x)
+            scores = avg
+        ok = moves.candidate_mask(x, valid) & jnp.isfinite(scores)
+        return avg, jnp.where(ok, scores, jnp.inf)
 
     def step(key, state, params):
-        # one uniform draw per step (each threefry call costs compile time):
-        # [tie priorities V*M | epsilon | random variable | random value | example pick E]
-        num_moves = valid.shape[0] * valid.shape[1]
-        u = jax.random.uniform(key, (num_moves + 3 + num_examples,))
-        priority = u[:num_moves].reshape(valid.shape)
-        z = state.z
-        hot = moves.onehot_padded(z, space.max_card)
+        # one uniform draw per step: [tie priorities V*M | epsilon | variable | value | E]
+        u = jax.random.uniform(key, (num_moves + 3 + num_examples,), jnp.float32)
+        x = state.program
         if config.smoothing is None:
-            point = hot
+            point = programs.onehot(space, x)
         else:
-            point = moves.smoothed_onehot(z, valid, params.smooth, config.smoothing)
-        (_, losses), grad = jax.value_and_grad(weighted_loss, has_aux=True)(point, state.log_w)
-        evals = 1
+            point = moves.smoothed_onehot(x, valid, params.smooth, config.smoothing)
+        losses, grad = loss.weighted_grad(point, state.log_w, params)
         if config.smoothing is not None:
-            losses = discrete_losses(z)
-            evals = 2
-        f = _finite_or_inf(jnp.mean(losses))
-        grad = jnp.where(valid & jnp.isfinite(grad), grad, 0.0)
-        solved = task.solved(z)
+            losses = loss.program_losses(x, params)
+        f = _shared.finite_or_inf(jnp.mean(losses))
+        solved = task.solved(x)
 
-        beta = params.beta
-        if config.rule == "greedy":
-            avg = state.avg
-            scores = moves.switch_estimates(grad, z)
-        elif config.rule in ("avg_grad", "threshold"):
-            avg = (1.0 - beta) * state.avg + beta * grad
-            scores = moves.switch_estimates(avg, z)
-        else:  # avg_move
-            avg = (1.0 - beta) * state.avg + beta * moves.switch_estimates(grad, z)
-            scores = avg
-        candidates = moves.candidate_mask(z, valid)
-        scores = jnp.where(candidates & jnp.isfinite(scores), scores, jnp.inf)
-
-        if config.rule == "threshold":
-            # every variable's best move, accepted where the predicted decrease > threshold
-            best_j = jax.vmap(moves.argmin_by_priority)(scores, priority)
-            best = jnp.take_along_axis(scores, best_j[:, None], axis=1)[:, 0]
-            accept = -best > params.threshold
-            proposal = jnp.where(accept, best_j.astype(z.dtype), z)
-            min_est = jnp.min(scores)
-        else:
-            flat = moves.argmin_by_priority(scores, priority)
-            v, j = flat // valid.shape[1], flat % valid.shape[1]
-            min_est = scores.reshape(-1)[flat]
-            greedy = jnp.where(jnp.isfinite(min_est), moves.apply_move(z, v, j), z)
-            proposal = greedy
-        take_random = u[num_moves] < params.epsilon
-        rv, rj = moves.move_from_uniforms(u[num_moves + 1], u[num_moves + 2], z, cards)
-        proposal = jnp.where(take_random, moves.apply_move(z, rv, rj), proposal)
+        avg, scores = scores_of(grad, state, params)
+        flat = moves.argmin_by_priority(scores, u[:num_moves].reshape(valid.shape))
+        min_estimate = scores.reshape(-1)[flat]
+        proposal = jnp.where(jnp.isfinite(min_estimate),
+                             moves.apply_move(x, flat // valid.shape[1], flat % valid.shape[1]),
+                             x)
+        take_random = jnp.zeros((), bool)
+        if config.epsilon_greedy:
+            take_random = u[num_moves] < params.epsilon
+            rv, rj = moves.move_from_uniforms(u[num_moves + 1], u[num_moves + 2], x, cards)
+            proposal = jnp.where(take_random, moves.apply_move(x, rv, rj), proposal)
         frozen = solved if config.stop_when_solved else jnp.zeros((), bool)
-        new_z = jnp.where(frozen, z, proposal)
+        new_x = jnp.where(frozen, x, proposal)
 
-        improved = f < state.best_f
-        best_f = jnp.where(improved, f, state.best_f)
-        best_z = jnp.where(improved, z, state.best_z)
+        best_x, best_f, improved = _shared.improve(state.best_x, state.best_f, x, f)
         log_w, stall = state.log_w, jnp.where(improved, 0, state.stall + 1)
         if config.loss_scaling:
             trigger = stall >= config.stall_steps
@@ -253,152 +250,13 @@ def make(task, config: GradSearchConfig = GradSearchConfig()) -> Method:
             pick = jnp.argmax(jnp.where(pool, u[num_moves + 3:], -1.0))
             log_w = jnp.where(trigger, log_w.at[pick].add(1.0), log_w)
             stall = jnp.where(trigger, 0, stall)
-        solved_at = jnp.where((state.solved_at < 0) & solved, state.step, state.solved_at)
-        new = GradSearchState(z=new_z, avg=avg, log_w=log_w, stall=stall.astype(jnp.int32),
-                              f=f, best_f=best_f, best_z=best_z,
-                              solved_at=solved_at.astype(jnp.int32),
-                              num_evals=state.num_evals + evals, step=state.step + 1)
-        info = GradSearchInfo(f=f, min_estimate=min_est,
-                              num_moved=jnp.sum(new_z != z, dtype=jnp.int32),
-                              random=take_random & ~frozen, solved=solved)
+        evals = 1 if config.smoothing is None else 2
+        new = State(program=new_x, best_x=best_x, best_f=best_f,
+                    num_evals=state.num_evals + evals, avg=avg, log_w=log_w,
+                    stall=stall.astype(jnp.int32))
+        info = Info(f=f, solved=solved, min_estimate=min_estimate,
+                    num_moved=jnp.sum(new_x != x, dtype=jnp.int32),
+                    random=take_random & ~frozen)
         return new, info
 
-    return Method(init=init, step=step, config=config, name=f"gradsearch_{config.rule}")
-
-
-def _finite_or_inf(f):
-    return jnp.where(jnp.isfinite(f), f, jnp.inf)
-
-
-# Named presets (spec §4). Each returns (method, params).
-
-
-def gradsearch(task):
-    """GradSearch, Algorithm 1 (greedy, random tie-breaking)."""
-    return make(task, GradSearchConfig("greedy")), make_params()
-
-
-def gradsearch_avg(task, beta=0.1, reading="avg_grad"):
-    """GradSearch with running average (§3.1); ``reading`` = ``"avg_grad"`` or ``"avg_move"``."""
-    if reading not in ("avg_grad", "avg_move"):
-        raise ValueError(f"reading must be 'avg_grad' or 'avg_move', got {reading!r}")
-    return make(task, GradSearchConfig(reading)), make_params(beta=beta)
-
-
-def gradsearch_plus(task, epsilon=0.1, smoothing="sum_to_one", loss_scaling=True,
-                    stall_steps=50, rule="greedy", beta=1.0):
-    """GradSearch+ (§3.2): epsilon-greedy, smoothing, random exponential loss scaling."""
-    cfg = GradSearchConfig(rule, smoothing=smoothing, loss_scaling=loss_scaling,
-                           stall_steps=stall_steps)
-    return make(task, cfg), make_params(beta=beta, epsilon=epsilon)
-
-
-def bop(task, gamma=1e-5, tau=0.1):
-    """Bop in the {0, 1} convention: ``m <- (1-gamma) m + gamma g``, flip iff
-    ``(2x - 1) m > tau`` (Helwegen et al. 2019; the author's 2020 parity setting)."""
-    return make(task, GradSearchConfig("threshold")), make_params(beta=gamma, threshold=tau)
-
-
-def ste_discrete(task):
-    """Algorithm 2 with threshold 0 and no averaging: flip every bit whose estimate < 0."""
-    return make(task, GradSearchConfig("threshold")), make_params(beta=1.0, threshold=0.0)
-
-
-class RestartResult(NamedTuple):
-    """Outcome of :func:`solve_with_restarts`.
-
-    Attributes:
-      solved: whether some restart found a program that fits every example.
-      program: ``[num_vars]`` the first solved program (restart with the fewest steps), or the
-        best-loss program if none was solved.
-      steps: updates that restart needed (``-1`` if none solved).
-      num_steps_run: steps the whole batch ran (a multiple of ``chunk_steps``).
-      wall_s: wall-clock seconds from the initial states to the first solution (or to the
-        end of the budget), compilation excluded.
-      compile_s: seconds spent compiling (first call).
-      num_solved: restarts solved by the time the loop stopped.
-      num_restarts: restarts in the batch (``num_solved / num_restarts`` is the success
-        rate when the whole budget was run, ``stop_at_first=False``).
-    """
-
-    solved: bool
-    program: np.ndarray
-    steps: int
-    num_steps_run: int
-    wall_s: float
-    compile_s: float
-    num_solved: int
-    num_restarts: int = 0
-
-
-def solve_with_restarts(method: Method, params, start_fn, key: jax.Array, num_restarts: int,
-                        max_steps: int, chunk_steps: int = 100,
-                        stop_at_first: bool = True) -> RestartResult:
-    """Runs ``num_restarts`` restarts as one vmapped batch until one is solved.
-
-    The batch advances ``chunk_steps`` steps per compiled call (a ``lax.scan`` of the
-    vmapped step); after each call the host checks whether any restart has solved the task
-    and stops. Restart ``i`` uses ``fold_in(key, i)``: its start point is
-    ``start_fn(init_key)`` and its step ``t`` key is ``fold_in(loop_key, t)``, as in
-    :func:`jaxopt_lab.core.run`.
-
-    Args:
-      method: a method whose state has ``solved_at``, ``best_f`` and (``z`` or ``best_z``).
-      params: the method's ``Params``.
-      start_fn: ``start_fn(key) -> x0`` (a random start point of one restart).
-      key: PRNG key.
-      num_restarts, max_steps, chunk_steps: positive ints.
-      stop_at_first: if False, run the whole budget (to measure the success rate
-        ``num_solved / num_restarts``); ``wall_s`` is still the time to the end of the chunk
-        in which the first restart was solved.
-    """
-    import time
-
-    for name, v in (("num_restarts", num_restarts), ("max_steps", max_steps),
-                    ("chunk_steps", chunk_steps)):
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise ValueError(f"{name} must be an int >= 1, got {v!r}")
-    keys = jax.vmap(lambda i: jax.random.fold_in(key, i))(jnp.arange(num_restarts))
-    split = jax.vmap(jax.random.split)(keys)
-    init_keys, loop_keys = split[:, 0], split[:, 1]
-
-    @jax.jit
-    def init_all(init_keys):
-        return jax.vmap(lambda k: method.init(k, start_fn(k), params))(init_keys)
-
-    @jax.jit
-    def advance(states, t0):
-        def body(states, t):
-            step_keys = jax.vmap(lambda k: jax.random.fold_in(k, t))(loop_keys)
-            states, _ = jax.vmap(lambda k, s: method.step(k, s, params))(step_keys, states)
-            return states, None
-
-        states, _ = jax.lax.scan(body, states, t0 + jnp.arange(chunk_steps))
-        return states
-
-    start = time.perf_counter()
-    warm = advance(init_all(init_keys), jnp.int32(0))
-    jax.block_until_ready(warm)
-    compile_s = time.perf_counter() - start
-
-    start = time.perf_counter()
-    states = init_all(init_keys)
-    done = 0
-    solved_at = np.asarray(states.solved_at)
-    first_s = 0.0 if (solved_at >= 0).any() else None
-    while done < max_steps and (first_s is None or not stop_at_first):
-        states = advance(states, jnp.int32(done))
-        done += chunk_steps
-        solved_at = np.asarray(states.solved_at)
-        if first_s is None and (solved_at >= 0).any():
-            first_s = time.perf_counter() - start
-    wall_s = time.perf_counter() - start if first_s is None else first_s
-    ok = solved_at >= 0
-    z = np.asarray(states.z)
-    if ok.any():
-        first = int(np.argmin(np.where(ok, solved_at, np.iinfo(np.int32).max)))
-        return RestartResult(True, z[first], int(solved_at[first]), done, wall_s, compile_s,
-                             int(ok.sum()), num_restarts)
-    best = int(np.argmin(np.asarray(states.best_f)))
-    best_z = np.asarray(getattr(states, "best_z", states.z))  # relaxations keep no best_z
-    return RestartResult(False, best_z[best], -1, done, wall_s, compile_s, 0, num_restarts)
+    return Method(init=init, step=step, config=config, name="gradsearch")

@@ -1,23 +1,12 @@
-"""Continuous relaxation baselines of Table 1 (Lu 2021 [1]), trained with optax Adam.
+"""Continuous relaxations of a program, trained by Adam: the baselines of Table 1.
 
-Every variable ``v`` gets a distribution over its values that the differentiable program
-consumes; the discrete program read off at every step is the argmax. Kinds
-(``RelaxationConfig.kind``; spec ``shared/specs/gradsearch.md`` §1):
-
-  * ``"fmgd"``: ``softmax(s)`` of free logits ``s[num_vars, max_card]`` (TerpreT's FMGD [2]);
-  * ``"fmgd_reg"``: plus ``reg * sum_v sum_{i<j} mu_v[i] mu_v[j]`` (for binary variables
-    ``reg * mu[0] mu[1]``; pushes towards vertices, symmetric) [proposed in the spec];
-  * ``"temp_softmax"`` / ``"temp_softmax_reg"``: ``softmax(s / T)`` with ``T`` annealed
-    geometrically from ``temp_start`` to ``temp_end`` over ``num_anneal_steps``;
-  * ``"gumbel"``: one relaxed Gumbel-softmax sample per step, temperature
-    ``gumbel_temp * gumbel_decay**t`` (2.5 and 0.9999 in the author's 2020 code);
-  * ``"neural"``: logits ``= MLP(u)`` of a fixed random input ``u`` (one hidden ReLU layer);
-  * ``"ste"``: binary variables only; latent ``w`` in ``U(0.45, 0.55)``, forward uses
-    ``1[w > 0.5]``, backward passes the gradient straight through where ``0 <= w <= 1``
-    (Bengio et al. 2013).
-
-Non-finite losses: the Adam update of that step is skipped (the latent parameters stay) and
-the loss counts as ``+inf`` for ``best_f``.
+Every variable gets a distribution over its values that the differentiable program
+consumes (TerpreT's FMGD [2]); the program read off at every step is the argmax. Kinds
+(:class:`Config`): free logits with a softmax (FMGD), a softmax with an annealed
+temperature, one Gumbel-softmax sample per step, and logits produced by an MLP of a fixed
+random input (neural reparameterisation); each optionally with a regulariser that pushes
+the distributions towards vertices. Lu 2021 [1] §3 names these baselines without defining
+the last three; the readings here are documented per field.
 
 [1] Lu, "Mitigating the failures of gradient-based program synthesis" (2021).
 [2] Gaunt et al., "TerpreT", arXiv:1608.04428 (2016).
@@ -31,32 +20,43 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 
+from jaxopt_lab import _checks
 from jaxopt_lab.core import Method
-from jaxopt_lab.gradsearch import moves
+from jaxopt_lab.gradsearch import _shared
+from jaxopt_lab.problems import programs
 
-__all__ = ["RelaxationConfig", "RelaxationParams", "RelaxationState", "RelaxationInfo",
-           "KINDS", "make", "make_params", "initial_latent"]
+__all__ = ["Config", "Params", "State", "Info", "params", "make", "initial_point",
+           "latent_size", "KINDS", "INITS"]
 
-KINDS = ("fmgd", "fmgd_reg", "temp_softmax", "temp_softmax_reg", "gumbel", "neural", "ste")
+KINDS = ("fmgd", "temp_softmax", "gumbel", "neural")
 INITS = ("log_dirichlet", "uniform")
 
 
 @dataclasses.dataclass(frozen=True)
-class RelaxationConfig:
+class Config:
     """Static configuration.
 
     Attributes:
-      kind: one of :data:`KINDS`.
-      init: logits initialiser, ``"log_dirichlet"`` (TerpreT/Selsam: elementwise log of one
-        Dirichlet(1) draw over all entries) or ``"uniform"`` (U(0, 1), the 2020 code).
-      num_anneal_steps: length of the temperature schedule of ``temp_softmax*``.
-      hidden: hidden width of ``"neural"``; ``input_dim``: size of its fixed input.
-      stop_when_solved: freeze the parameters once the argmax program fits every example.
+      kind: the relaxation. ``"fmgd"``: ``softmax(s)`` of free logits ``s [V, M]``;
+        ``"temp_softmax"``: ``softmax(s / T)``, ``T`` annealed geometrically from
+        ``temp_start`` to ``temp_end`` over ``num_anneal_steps`` steps; ``"gumbel"``: one
+        relaxed Gumbel-softmax sample per step at temperature
+        ``gumbel_temp * gumbel_decay**t`` (2.5 and 0.9999 in the author's 2020 code);
+        ``"neural"``: logits ``= MLP(u)`` of a fixed random input ``u`` (one hidden ReLU
+        layer).
+      regularise: add ``reg * sum_v sum_{i<j} mu_v[i] mu_v[j]`` to the loss (for binary
+        variables ``reg * mu[0] mu[1]``: symmetric, pushes towards vertices).
+      init: logits of :func:`initial_point`: ``"log_dirichlet"`` (TerpreT/Selsam: the
+        elementwise log of ONE Dirichlet(1) draw over all entries) or ``"uniform"``
+        (U(0, 1), the author's 2020 code).
+      num_anneal_steps: length of the temperature schedule of ``"temp_softmax"``.
+      hidden: hidden width of ``"neural"``; input_dim: size of its fixed input.
+      stop_when_solved: once the argmax program fits every example, stop training.
     """
 
     kind: str = "fmgd"
+    regularise: bool = False
     init: str = "log_dirichlet"
     num_anneal_steps: int = 1000
     hidden: int = 64
@@ -64,18 +64,24 @@ class RelaxationConfig:
     stop_when_solved: bool = True
 
     def __post_init__(self):
-        if self.kind not in KINDS:
-            raise ValueError(f"kind must be one of {KINDS}, got {self.kind!r}")
-        if self.init not in INITS:
-            raise ValueError(f"init must be one of {INITS}, got {self.init!r}")
+        _checks.check_choice(self.kind, "kind", KINDS)
+        _checks.check_bool(self.regularise, "regularise")
+        _checks.check_choice(self.init, "init", INITS)
         for name in ("num_anneal_steps", "hidden", "input_dim"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"{name} must be an int >= 1, got {v!r}")
+            _checks.check_int(getattr(self, name), name)
+        _checks.check_bool(self.stop_when_solved, "stop_when_solved")
 
 
-class RelaxationParams(NamedTuple):
-    """Numeric hyper-parameters (float32 scalars)."""
+class Params(NamedTuple):
+    """Numeric hyper-parameters (each used by the kinds that name it).
+
+    Attributes:
+      learning_rate: Adam's step size, > 0.
+      reg: regulariser weight >= 0 (``regularise``).
+      temp_start, temp_end: > 0, the temperature schedule (``"temp_softmax"``).
+      gumbel_temp: > 0, initial Gumbel-softmax temperature; gumbel_decay: in (0, 1], its
+        factor per step (``"gumbel"``).
+    """
 
     learning_rate: jax.Array
     reg: jax.Array
@@ -85,108 +91,128 @@ class RelaxationParams(NamedTuple):
     gumbel_decay: jax.Array
 
 
-def make_params(learning_rate=1e-3, reg=1.0, temp_start=1.0, temp_end=0.1, gumbel_temp=2.5,
-                gumbel_decay=0.9999) -> RelaxationParams:
-    """Validated :class:`RelaxationParams`."""
-    for name, v in (("learning_rate", learning_rate), ("temp_start", temp_start),
-                    ("temp_end", temp_end), ("gumbel_temp", gumbel_temp)):
-        if not v > 0:
-            raise ValueError(f"{name} must be > 0, got {v!r}")
-    if not reg >= 0:
-        raise ValueError(f"reg must be >= 0, got {reg!r}")
-    if not 0 < gumbel_decay <= 1:
-        raise ValueError(f"gumbel_decay must be in (0, 1], got {gumbel_decay!r}")
-    return RelaxationParams(*(jnp.float32(v) for v in (learning_rate, reg, temp_start, temp_end,
-                                                       gumbel_temp, gumbel_decay)))
+def params(*, learning_rate=1e-3, reg=1.0, temp_start=1.0, temp_end=0.1, gumbel_temp=2.5,
+           gumbel_decay=0.9999, dtype=jnp.float32) -> Params:
+    """Builds :class:`Params`; defaults: Adam 1e-3 and the Gumbel schedule of the author's
+    2020 code, regulariser weight 1 and temperature 1 -> 0.1 (our readings)."""
+    dtype = _checks.check_dtype(dtype)
+    p = Params(*(jnp.asarray(v, dtype) for v in (learning_rate, reg, temp_start, temp_end,
+                                                  gumbel_temp, gumbel_decay)))
+    _validate_params(p)
+    return p
 
 
-class RelaxationState(NamedTuple):
-    latent: Any  # trained parameters (logits [V, M], MLP weights, or STE weights [V])
-    opt_state: Any  # Adam state
-    z: jax.Array  # [V] int32 argmax program of ``latent``
-    f: jax.Array  # [] discrete loss of z
-    best_f: jax.Array  # [] best discrete loss seen
-    solved_at: jax.Array  # [] int32 updates before the first solved argmax program, or -1
-    num_evals: jax.Array  # [] int32
-    step: jax.Array  # [] int32
+def _validate_params(p) -> None:
+    positive = dict(positive=True)
+    _checks.check_params(p, Params, {
+        "learning_rate": positive, "reg": dict(non_negative=True), "temp_start": positive,
+        "temp_end": positive, "gumbel_temp": positive,
+        "gumbel_decay": dict(lo=0.0, hi=1.0, lo_open=True)})
 
 
-class RelaxationInfo(NamedTuple):
-    loss: jax.Array  # [] relaxed training loss at the start of the step
-    f: jax.Array  # [] discrete loss of the argmax program at the start of the step
-    solved: jax.Array  # [] bool
+class State(NamedTuple):
+    """Carried state. ``V = num_vars``."""
+
+    latent: jax.Array  # the point of the latent space (see make)
+    opt_state: Any  # Adam's state
+    program: jax.Array  # [V] int32 argmax program of latent
+    f: jax.Array  # [] loss of program
+    best_x: jax.Array  # [V] int32 program with the smallest loss seen
+    best_f: jax.Array  # [] its loss
+    num_evals: jax.Array  # [] int32 loss/gradient evaluations
+    step: jax.Array  # [] int32 steps taken (drives the temperature schedules)
 
 
-def initial_latent(key: jax.Array, space, config: RelaxationConfig):
-    """Random initial latent parameters for ``config.kind`` (the ``x0`` of ``init``)."""
-    valid = jnp.asarray(space.valid)
+class Info(NamedTuple):
+    """Per-step diagnostics, about the point at the start of the step."""
+
+    loss: jax.Array  # [] relaxed training loss
+    f: jax.Array  # [] loss of the argmax program
+    solved: jax.Array  # [] bool: the argmax program fits every example
+
+
+def latent_size(task: programs.ProgramTask, config: Config) -> int:
+    """Length of a point of the latent space: ``num_vars * max_card`` logits, or for
+    ``"neural"`` the fixed input, then the MLP's weights and biases."""
+    num_logits = task.space.num_vars * task.space.max_card
+    if config.kind != "neural":
+        return num_logits
+    d, h = config.input_dim, config.hidden
+    return d + d * h + h + h * num_logits + num_logits
+
+
+def _split_mlp(latent, config: Config, num_logits: int):
+    d, h = config.input_dim, config.hidden
+    sizes = (d, d * h, h, h * num_logits, num_logits)
+    u, w1, b1, w2, b2 = jnp.split(latent, np.cumsum(sizes)[:-1])
+    return u, w1.reshape(d, h), b1, w2.reshape(h, num_logits), b2
+
+
+def initial_point(key: jax.Array, task: programs.ProgramTask, config: Config) -> jax.Array:
+    """The paper's random start, one point of the latent space ``[latent_size]``.
+
+    Logits (``config.init``) for every kind but ``"neural"``, whose point is its fixed input
+    ``u ~ N(0, I)``, Gaussian weights scaled by ``1/sqrt(fan_in)`` and zero biases.
+    """
+    _checks.check_instance(task, programs.ProgramTask, "task")
+    _checks.check_instance(config, Config, "config")
+    valid = jnp.asarray(task.space.valid)
     shape = valid.shape
-    if config.kind == "ste":
-        if space.max_card != 2:
-            raise ValueError("kind 'ste' needs binary parameters only (all cardinalities 2)")
-        return jax.random.uniform(key, (space.num_vars,), minval=0.45, maxval=0.55)
     if config.kind == "neural":
         k_in, k1, k2 = jax.random.split(key, 3)
-        d, h = config.input_dim, config.hidden
-        return {"input": jax.random.normal(k_in, (d,)),
-                "w1": jax.random.normal(k1, (d, h)) / np.sqrt(d), "b1": jnp.zeros((h,)),
-                "w2": jax.random.normal(k2, (h, shape[0] * shape[1])) / np.sqrt(h),
-                "b2": jnp.zeros((shape[0] * shape[1],))}
+        d, h, n = config.input_dim, config.hidden, shape[0] * shape[1]
+        parts = (jax.random.normal(k_in, (d,), jnp.float32),
+                 jax.random.normal(k1, (d, h), jnp.float32) / np.float32(np.sqrt(d)),
+                 jnp.zeros((h,), jnp.float32),
+                 jax.random.normal(k2, (h, n), jnp.float32) / np.float32(np.sqrt(h)),
+                 jnp.zeros((n,), jnp.float32))
+        return jnp.concatenate([p.reshape(-1) for p in parts])
     if config.init == "uniform":
-        return jax.random.uniform(key, shape)
-    e = jax.random.exponential(key, shape)  # Dirichlet(1) = normalised Exp(1) draws
+        return jax.random.uniform(key, shape, jnp.float32).reshape(-1)
+    e = jax.random.exponential(key, shape, jnp.float32)  # Dirichlet(1) = normalised Exp(1)
     e = jnp.where(valid, e, 1.0)
     total = jnp.sum(jnp.where(valid, e, 0.0))
-    return jnp.log(e) - jnp.log(total)
+    return (jnp.log(e) - jnp.log(total)).reshape(-1)
 
 
-def make(task, config: RelaxationConfig = RelaxationConfig()) -> Method:
-    """Builds a relaxation baseline for ``task`` (a ``ProgramTask``).
+def make(task: programs.ProgramTask, config: Config = Config()) -> Method:
+    """Builds a relaxation of ``task``.
 
-    ``init(key, latent0, params)`` takes the initial latent parameters
-    (:func:`initial_latent`); ``step(key, state, params)`` does one Adam update.
+    Returns:
+      A :class:`~jaxopt_lab.core.Method`: ``init(key, x0, params)`` takes one point of the
+      latent space, ``x0 [latent_size(task, config)]`` floats (:func:`initial_point`): the
+      logits ``[num_vars, max_card]`` flattened (entries of values a variable does not have
+      are ignored), or for ``"neural"`` the MLP's input and parameters. A ``step`` (one
+      Adam update) costs 2 evaluations: the relaxed loss with its gradient and the loss of
+      the new argmax program. Only ``"gumbel"`` uses ``key``.
     """
-    if not isinstance(config, RelaxationConfig):
-        raise ValueError(f"config must be a RelaxationConfig, got {type(config).__name__}")
-    space = task.space
+    _checks.check_instance(config, Config, "config")
+    loss = _shared.loss_functions(task)
+    space, kind = task.space, config.kind
     valid = jnp.asarray(space.valid)
-    kind = config.kind
-    if kind == "ste" and space.max_card != 2:
-        raise ValueError("kind 'ste' needs binary parameters only (all cardinalities 2)")
-
-    def loss_of(mat):
-        return jnp.mean(task.example_losses(space.to_dict(mat)))
+    size = latent_size(task, config)
 
     def masked_softmax(logits):
         return jax.nn.softmax(jnp.where(valid, logits, -jnp.inf), axis=-1)
 
-    def temperature(params, t):
-        frac = jnp.minimum(t.astype(jnp.float32) / config.num_anneal_steps, 1.0)
-        return params.temp_start * (params.temp_end / params.temp_start) ** frac
-
     def logits_of(latent):
         if kind == "neural":
-            u = jax.lax.stop_gradient(latent["input"])
-            hidden = jax.nn.relu(u @ latent["w1"] + latent["b1"])
-            return (hidden @ latent["w2"] + latent["b2"]).reshape(valid.shape)
-        return latent
+            u, w1, b1, w2, b2 = _split_mlp(latent, config, valid.size)
+            hidden = jax.nn.relu(jax.lax.stop_gradient(u) @ w1 + b1)
+            return (hidden @ w2 + b2).reshape(valid.shape)
+        return latent.reshape(valid.shape)
 
     def argmax_program(latent):
-        if kind == "ste":
-            return (latent > 0.5).astype(jnp.int32)
-        return jnp.argmax(jnp.where(valid, logits_of(latent), -jnp.inf), axis=-1).astype(jnp.int32)
+        return jnp.argmax(jnp.where(valid, logits_of(latent), -jnp.inf),
+                          axis=-1).astype(jnp.int32)
 
     def relaxed(latent, key, params, t):
-        """Point fed to the program, ``[V, M]``."""
-        if kind == "ste":
-            hard = (latent > 0.5).astype(jnp.float32)
-            inside = (latent >= 0.0) & (latent <= 1.0)
-            x = jax.lax.stop_gradient(hard) + jnp.where(
-                inside, latent - jax.lax.stop_gradient(latent), 0.0)
-            return jnp.stack([1.0 - x, x], axis=-1)
+        """The distributions fed to the program, ``[V, M]``."""
         logits = logits_of(latent)
-        if kind in ("temp_softmax", "temp_softmax_reg"):
-            return masked_softmax(logits / temperature(params, t))
+        if kind == "temp_softmax":
+            frac = jnp.minimum(t.astype(jnp.float32) / config.num_anneal_steps, 1.0)
+            temp = params.temp_start * (params.temp_end / params.temp_start) ** frac
+            return masked_softmax(logits / temp)
         if kind == "gumbel":
             g = jax.random.gumbel(key, valid.shape, dtype=logits.dtype)
             tau = params.gumbel_temp * params.gumbel_decay ** t.astype(jnp.float32)
@@ -195,52 +221,34 @@ def make(task, config: RelaxationConfig = RelaxationConfig()) -> Method:
 
     def objective(latent, key, params, t):
         mu = relaxed(latent, key, params, t)
-        loss = loss_of(mu)
-        if kind in ("fmgd_reg", "temp_softmax_reg"):
+        value = task.loss_flat(mu)
+        if config.regularise:
             s = jnp.sum(mu, axis=-1)
             pairwise = 0.5 * (s**2 - jnp.sum(mu**2, axis=-1))  # sum_{i<j} mu_i mu_j
-            loss = loss + params.reg * jnp.sum(pairwise)
-        return loss
-
-    def discrete(z):
-        f = loss_of(moves.onehot_padded(z, space.max_card))
-        return jnp.where(jnp.isfinite(f), f, jnp.inf)
-
-    expected = (space.num_vars,) if kind == "ste" else valid.shape
+            value = value + params.reg * jnp.sum(pairwise)
+        return value
 
     def init(key, x0, params):
         del key
-        if kind != "neural" and tuple(jnp.shape(x0)) != tuple(expected):
-            raise ValueError(f"x0 must have shape {tuple(expected)} for kind {kind!r}, "
-                             f"got {jnp.shape(x0)} (see initial_latent)")
-        adam = optax.adam(params.learning_rate)
-        z = argmax_program(x0)
-        f = discrete(z)
-        return RelaxationState(latent=x0, opt_state=adam.init(x0), z=z, f=f, best_f=f,
-                               solved_at=jnp.where(task.solved(z), 0, -1).astype(jnp.int32),
-                               num_evals=jnp.ones((), jnp.int32), step=jnp.zeros((), jnp.int32))
+        x0 = _checks.check_point(x0, "x0", size)
+        _validate_params(params)
+        program = argmax_program(x0)
+        f = loss.program_loss(program, params)
+        return State(latent=x0, opt_state=_shared.adam_init(x0, params.learning_rate),
+                     program=program, f=f, best_x=program, best_f=f,
+                     num_evals=jnp.ones((), jnp.int32), step=jnp.zeros((), jnp.int32))
 
     def step(key, state, params):
-        adam = optax.adam(params.learning_rate)
-        loss, grads = jax.value_and_grad(objective)(state.latent, key, params, state.step)
-        solved = task.solved(state.z)
-        updates, opt_state = adam.update(grads, state.opt_state, state.latent)
-        latent = optax.apply_updates(state.latent, updates)
-        ok = jnp.isfinite(loss) & jnp.all(jnp.asarray(
-            [jnp.all(jnp.isfinite(g)) for g in jax.tree.leaves(grads)]))
-        keep = ~ok
-        if config.stop_when_solved:
-            keep = keep | solved
-        latent = jax.tree.map(lambda new, old: jnp.where(keep, old, new), latent, state.latent)
-        opt_state = jax.tree.map(lambda new, old: jnp.where(keep, old, new), opt_state,
-                                 state.opt_state)
-        z = argmax_program(latent)
-        f = discrete(z)
-        solved_at = jnp.where((state.solved_at < 0) & solved, state.step, state.solved_at)
-        new = RelaxationState(latent=latent, opt_state=opt_state, z=z, f=f,
-                              best_f=jnp.minimum(state.best_f, f),
-                              solved_at=solved_at.astype(jnp.int32),
-                              num_evals=state.num_evals + 1, step=state.step + 1)
-        return new, RelaxationInfo(loss=loss, f=state.f, solved=solved)
+        solved = task.solved(state.program)
+        frozen = solved if config.stop_when_solved else jnp.zeros((), bool)
+        value, latent, opt_state = _shared.adam_step(
+            lambda w: objective(w, key, params, state.step), state.latent, state.opt_state,
+            params.learning_rate, frozen)
+        program = argmax_program(latent)
+        f = loss.program_loss(program, params)
+        best_x, best_f, _ = _shared.improve(state.best_x, state.best_f, program, f)
+        new = State(latent=latent, opt_state=opt_state, program=program, f=f, best_x=best_x,
+                    best_f=best_f, num_evals=state.num_evals + 2, step=state.step + 1)
+        return new, Info(loss=value, f=state.f, solved=solved)
 
-    return Method(init=init, step=step, config=config, name=f"relaxation_{kind}")
+    return Method(init=init, step=step, config=config, name="relaxation")
