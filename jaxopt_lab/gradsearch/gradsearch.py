@@ -10,7 +10,8 @@ one-hot point, random exponential loss scaling) with its soft variant.
 
 Example::
 
-    from jaxopt_lab import gradsearch, run
+    from jaxopt_lab import run
+    from jaxopt_lab.gradsearch import gradsearch
     from jaxopt_lab.problems import circuits
     task = circuits.circuit("swap")
     method = gradsearch.make(task, gradsearch.Config.plus())

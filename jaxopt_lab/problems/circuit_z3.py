@@ -19,7 +19,7 @@ Example::
 
     task = circuits.circuit("nand")
     program, result = circuit_z3.synthesize(task, timeout_s=60.0)
-    print(circuits.format_circuit(task, program))  # w0 <- AND(w0, w1) / w0 <- NOT(w0)
+    print(circuits.format_circuit(task, program))  # one gate a line: "w2 <- AND(w0, w1)"
 """
 
 from __future__ import annotations
