@@ -5,18 +5,19 @@ step budget as one vmapped batch (``ctx.sweep``): success % and mean steps of su
 runs. The paper's "mean wall time of successful runs" is estimated as mean steps times the
 measured wall time of one step of a *single* restart (jitted, compiled beforehand).
 Beyond the paper, the best variant also runs a large vmapped batch of restarts until the
-first restart fits every example (``solve_with_restarts``): wall time to first solution.
+first restart fits every example (:func:`first_solution`): wall time to first solution.
 Z3 solves the same synthesis problem (same sketch: gate type, two input wires and one output
 wire per gate, in-place wire updates, every example) encoded with z3-solver (``--z3-encodings``:
 a propositional one-hot encoding with sound symmetry breaking by default, see
-:func:`z3_synthesize`); its circuit is verified by plain-Python simulation, as is every
-circuit GradSearch reports.
+:mod:`jaxopt_lab.problems.circuit_z3`); its circuit is verified by plain-Python simulation,
+as is every circuit GradSearch reports.
 
 Methods: ``relaxation`` (FMGD softmax relaxation, Adam lr 0.1), ``gradsearch`` (greedy),
-``gradsearch_plus`` (spec preset: greedy + epsilon 0.1 + 0.99/0.01 smoothing + loss scaling,
-cross-entropy with eps 1e-7) and ``gradsearch_plus_soft`` (ours: running average of the
-gradient beta 0.5 + the same tricks, cross-entropy with eps 0.3 inside the logs, which
-keeps wrong bits from dominating every estimate by a factor 1e7).
+``gradsearch_plus`` (``gradsearch.Config.plus()``: greedy + epsilon 0.1 + 0.99/0.01
+smoothing + loss scaling, cross-entropy with eps 1e-7) and ``gradsearch_plus_soft``
+(``gradsearch.Config.plus_soft()``, ours: running average of the gradient beta 0.5 + the
+same tricks, cross-entropy with eps 0.3 inside the logs, which keeps wrong bits from
+dominating every estimate by a factor 1e7).
 """
 
 from __future__ import annotations
@@ -29,178 +30,114 @@ import numpy as np
 
 from experiments.common import Experiment, main, markdown_table
 from jaxopt_lab.core import run
-from jaxopt_lab.gradsearch import optimizers as O, relaxations as R
-from jaxopt_lab.problems import programs as P
+from jaxopt_lab.gradsearch import gradsearch, random_start, relaxation, steps_to_solution
+from jaxopt_lab.problems import circuit_z3, circuits
 
 METHODS = ("relaxation", "gradsearch", "gradsearch_plus", "gradsearch_plus_soft")
-SOFT_EPS = 0.3
+Z3_ENCODINGS = circuit_z3.ENCODINGS
 
 
 def build(name: str, task_name: str):
     """``(task, method, params, start_fn)`` of a method on a circuit."""
-    if name == "gradsearch_plus_soft":
-        task = P.circuit(task_name, eps=SOFT_EPS)
-        cfg = O.GradSearchConfig("avg_grad", smoothing="sum_to_one", loss_scaling=True)
-        method, params = O.make(task, cfg), O.make_params(beta=0.5, epsilon=0.1)
-        return task, method, params, task.space.sample
-    task = P.circuit(task_name)
+    task = circuits.circuit(task_name)
     if name == "relaxation":
-        cfg = R.RelaxationConfig("fmgd")
-        return (task, R.make(task, cfg), R.make_params(learning_rate=0.1),
-                lambda k: R.initial_latent(k, task.space, cfg))
-    if name == "gradsearch":
-        method, params = O.gradsearch(task)
-    elif name == "gradsearch_plus":
-        method, params = O.gradsearch_plus(task)
-    else:
+        config = relaxation.Config(kind="fmgd")
+        return (task, relaxation.make(task, config), relaxation.params(learning_rate=0.1),
+                random_start(task, "relaxation", config))
+    configs = {"gradsearch": (gradsearch.Config(), gradsearch.params()),
+               "gradsearch_plus": (gradsearch.Config.plus(), gradsearch.params()),
+               "gradsearch_plus_soft": (gradsearch.Config.plus_soft(),
+                                        gradsearch.params(beta=0.5))}
+    if name not in configs:
         raise ValueError(f"method must be one of {METHODS}, got {name!r}")
-    return task, method, params, task.space.sample
+    config, params = configs[name]
+    return task, gradsearch.make(task, config), params, task.space.sample
 
 
 def verify(task, program) -> bool:
     """Plain-Python simulation of the discrete circuit on every example."""
     meta = dict(task.meta)
     prog = {k: np.asarray(v) for k, v in task.space.to_dict(jnp.asarray(program)).items()}
-    out = P.simulate_circuit(prog, np.asarray(task.inputs), meta["W"], meta["O"])
+    out = circuits.simulate_circuit(prog, np.asarray(task.inputs), meta["W"], meta["O"])
     return bool((out == np.asarray(task.targets).astype(int)).all())
 
 
-Z3_ENCODINGS = ("onehot_sym", "onehot", "int")
-
-
 def z3_synthesize(task, timeout_s: float, encoding: str = "onehot_sym"):
-    """Encodes the circuit sketch and examples for Z3; returns (program dict or None,
-    seconds in ``check``, result string).
+    """Z3 on ``task``: ``(program dict or None, seconds in check(), result string)``.
 
-    Encodings (the same synthesis problem: gate type, two input wires and one output wire
-    per gate, in-place wire updates, every example):
-      * ``"int"``: one integer per gate parameter, wire reads as ``If`` chains (the first
-        version; Z3's arithmetic front end);
-      * ``"onehot"``: propositional. One Boolean per (parameter, value) with exactly-one
-        constraints, per example one Boolean per wire after every gate, the read values and
-        the gate result tied to them by implications, solved by Z3's SAT engine (QF_FD);
-      * ``"onehot_sym"``: ``"onehot"`` plus symmetry breaking that keeps at least one
-        circuit of every equivalence class, so it is sound (unsat stays unsat): NOT/NOP
-        read ``in2 = 0``; AND/OR/XOR are commutative, so ``in1 <= in2``; AND/OR of a wire
-        with itself is a copy, so forbidden (NOP does it); an idle gate (NOP writing its own
-        input wire) is canonically ``in1 = out = 0`` and idle gates come first (moving a
-        no-op to the front changes nothing).
+    Only ``solver.check()`` is timed; building the encoding is not.
     """
-    import z3
-
-    if encoding not in Z3_ENCODINGS:
-        raise ValueError(f"encoding must be one of {Z3_ENCODINGS}, got {encoding!r}")
-    meta = dict(task.meta)
-    num_wires, num_gates, num_outputs = meta["W"], meta["G"], meta["O"]
-    x = np.asarray(task.inputs).astype(int)
-    y = np.asarray(task.targets).astype(int)
-    if encoding == "int":
-        solver, decode = _z3_int(x, y, num_wires, num_gates, num_outputs)
-    else:
-        solver, decode = _z3_onehot(x, y, num_wires, num_gates, num_outputs,
-                                    symmetry=encoding == "onehot_sym")
-    solver.set("timeout", int(timeout_s * 1000))
+    enc = circuit_z3.encode(task, encoding)
+    enc.solver.set("timeout", int(timeout_s * 1000))
     start = time.perf_counter()
-    result = solver.check()
+    result = str(enc.solver.check())
     seconds = time.perf_counter() - start
-    if result != z3.sat:
-        return None, seconds, str(result)
-    return decode(solver.model()), seconds, "sat"
+    return (enc.decode(enc.solver.model()) if result == "sat" else None), seconds, result
 
 
-def _z3_int(x, y, num_wires, num_gates, num_outputs):
-    import z3
+def first_solution(method, params, start_fn, key: jax.Array, num_restarts: int,
+                   max_steps: int, chunk_steps: int = 100, stop_at_first: bool = True) -> dict:
+    """Runs ``num_restarts`` restarts as one vmapped batch until one fits every example,
+    timing the compiled calls.
 
-    solver = z3.Solver()
-    names = ("type", "in1", "in2", "out")
-    var = {n: [z3.Int(f"{n}_{g}") for g in range(num_gates)] for n in names}
-    for g in range(num_gates):
-        solver.add(var["type"][g] >= 0, var["type"][g] < 5)
-        for n in names[1:]:
-            solver.add(var[n][g] >= 0, var[n][g] < num_wires)
-    for e in range(x.shape[0]):
-        wires = [z3.BoolVal(bool(x[e, w]) if w < x.shape[1] else False)
-                 for w in range(num_wires)]
-        for g in range(num_gates):
-            def read(sel, wires=wires):
-                expr = wires[-1]
-                for w in range(num_wires - 2, -1, -1):
-                    expr = z3.If(sel == w, wires[w], expr)
-                return expr
+    The batch advances ``chunk_steps`` steps per compiled call; after each call the host
+    checks (from ``Info.solved``) whether a restart has solved the task and stops. Restart
+    ``i`` is :func:`jaxopt_lab.run` with key ``fold_in(key, i)`` from
+    ``start_fn(split(fold_in(key, i))[0])`` (the scheme of ``gradsearch.minimize``).
 
-            a, b = read(var["in1"][g]), read(var["in2"][g])
-            t = var["type"][g]
-            r = z3.If(t == 0, z3.And(a, b), z3.If(t == 1, z3.Or(a, b), z3.If(
-                t == 2, z3.Xor(a, b), z3.If(t == 3, z3.Not(a), a))))
-            new = []
-            for w in range(num_wires):
-                v = z3.Bool(f"wire_{e}_{g}_{w}")
-                solver.add(v == z3.If(var["out"][g] == w, r, wires[w]))
-                new.append(v)
-            wires = new
-        for o in range(num_outputs):
-            solver.add(wires[o] == bool(y[e, o]))
+    Returns:
+      dict: ``solved``; ``program`` (the first solved program, or the best one of the
+      restart with the smallest ``best_f``); ``steps`` (updates of the first solved restart,
+      -1); ``num_steps_run``; ``wall_s`` (from the initial states to the end of the chunk of
+      the first solution, or of the budget; compilation excluded); ``compile_s`` (the first
+      call); ``num_solved`` (restarts solved when the loop stopped); ``num_restarts``. With
+      ``stop_at_first=False`` the whole budget runs (``num_solved / num_restarts`` is the
+      success rate).
+    """
+    keys = jax.vmap(lambda i: jax.random.fold_in(key, i))(jnp.arange(num_restarts))
+    split = jax.vmap(jax.random.split)(keys)  # as jaxopt_lab.run: (init key, loop key)
+    init_keys, loop_keys = split[:, 0], split[:, 1]
 
-    def decode(model):
-        return {n: np.asarray([model.eval(v, model_completion=True).as_long() for v in var[n]])
-                for n in names}
+    @jax.jit
+    def init_all(init_keys):
+        return jax.vmap(lambda k: method.init(k, start_fn(k), params))(init_keys)
 
-    return solver, decode
+    @jax.jit
+    def advance(states, t0):
+        def body(states, t):
+            step_keys = jax.vmap(lambda k: jax.random.fold_in(k, t))(loop_keys)
+            states, info = jax.vmap(lambda k, s: method.step(k, s, params))(step_keys, states)
+            return states, info.solved
 
+        states, solved = jax.lax.scan(body, states, t0 + jnp.arange(chunk_steps))
+        steps = steps_to_solution(solved)
+        return states, jnp.where(steps >= 0, steps + t0, -1)
 
-def _z3_onehot(x, y, num_wires, num_gates, num_outputs, symmetry):
-    import z3
+    start = time.perf_counter()
+    jax.block_until_ready(advance(init_all(init_keys), jnp.int32(0)))
+    compile_s = time.perf_counter() - start
 
-    solver = z3.SolverFor("QF_FD")
-    wires_range, gates = range(num_wires), range(num_gates)
-    sel = {n: [[z3.Bool(f"{n}_{g}_{v}") for v in range(5 if n == "type" else num_wires)]
-               for g in gates] for n in ("type", "in1", "in2", "out")}
-    kind, in1, in2, out = (sel[n] for n in ("type", "in1", "in2", "out"))
-    for n in sel:
-        for g in gates:
-            solver.add(z3.PbEq([(v, 1) for v in sel[n][g]], 1))
-    if symmetry:
-        idle = [z3.Bool(f"idle_{g}") for g in gates]
-        for g in gates:
-            unary = z3.Or(kind[g][3], kind[g][4])
-            solver.add(z3.Implies(unary, in2[g][0]))
-            for w1 in wires_range:
-                for w2 in range(w1):
-                    solver.add(z3.Not(z3.And(z3.Not(unary), in1[g][w1], in2[g][w2])))
-                solver.add(z3.Not(z3.And(z3.Or(kind[g][0], kind[g][1]), in1[g][w1],
-                                         in2[g][w1])))
-            solver.add(idle[g] == z3.And(kind[g][4], z3.Or(
-                [z3.And(in1[g][w], out[g][w]) for w in wires_range])))
-            solver.add(z3.Implies(idle[g], z3.And(in1[g][0], out[g][0])))
-            if g + 1 < num_gates:
-                solver.add(z3.Implies(idle[g + 1], idle[g]))
-    for e in range(x.shape[0]):
-        wires = [z3.BoolVal(bool(x[e, w]) if w < x.shape[1] else False) for w in wires_range]
-        for g in gates:
-            a, b, r = (z3.Bool(f"{c}_{e}_{g}") for c in "abr")
-            for w in wires_range:
-                solver.add(z3.Implies(in1[g][w], a == wires[w]))
-                solver.add(z3.Implies(in2[g][w], b == wires[w]))
-            for k, f in enumerate((z3.And(a, b), z3.Or(a, b), z3.Xor(a, b), z3.Not(a), a)):
-                solver.add(z3.Implies(kind[g][k], r == f))
-            new = []
-            for w in wires_range:
-                v = z3.Bool(f"wire_{e}_{g}_{w}")
-                solver.add(z3.Implies(out[g][w], v == r))
-                solver.add(z3.Implies(z3.Not(out[g][w]), v == wires[w]))
-                new.append(v)
-            wires = new
-        for o in range(num_outputs):
-            solver.add(wires[o] == bool(y[e, o]))
-
-    def decode(model):
-        def value(row):
-            hot = [z3.is_true(model.eval(v, model_completion=True)) for v in row]
-            return int(np.argmax(hot))
-
-        return {n: np.asarray([value(row) for row in sel[n]]) for n in sel}
-
-    return solver, decode
+    start = time.perf_counter()
+    states = init_all(init_keys)
+    done, first_s = 0, None
+    solved_at = np.full(num_restarts, -1)
+    while done < max_steps and (first_s is None or not stop_at_first):
+        states, chunk_at = advance(states, jnp.int32(done))
+        chunk_at = np.asarray(chunk_at)
+        solved_at = np.where((solved_at < 0) & (chunk_at >= 0), chunk_at, solved_at)
+        done += chunk_steps
+        if first_s is None and (solved_at >= 0).any():
+            first_s = time.perf_counter() - start
+    wall_s = time.perf_counter() - start if first_s is None else first_s
+    ok = solved_at >= 0
+    out = {"num_steps_run": done, "wall_s": wall_s, "compile_s": compile_s,
+           "num_solved": int(ok.sum()), "num_restarts": num_restarts}
+    if ok.any():
+        first = int(np.argmin(np.where(ok, solved_at, np.iinfo(np.int32).max)))
+        return {"solved": True, "program": np.asarray(states.program)[first],
+                "steps": int(solved_at[first]), **out}
+    best = int(np.argmin(np.asarray(states.best_f)))
+    return {"solved": False, "program": np.asarray(states.best_x)[best], "steps": -1, **out}
 
 
 def step_seconds(method, params, start_fn, num_steps: int = 200) -> float:
@@ -213,11 +150,11 @@ def step_seconds(method, params, start_fn, num_steps: int = 200) -> float:
 
 
 def add_arguments(parser):
-    parser.add_argument("--tasks", nargs="+", default=None, choices=P.CIRCUITS)
+    parser.add_argument("--tasks", nargs="+", default=None, choices=circuits.CIRCUITS)
     parser.add_argument("--max-steps", type=int, default=None)
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS,
                         help="methods of the independent-runs table")
-    parser.add_argument("--first-tasks", nargs="+", default=None, choices=P.CIRCUITS,
+    parser.add_argument("--first-tasks", nargs="+", default=None, choices=circuits.CIRCUITS,
                         help="tasks of the vmapped time-to-first-solution runs")
     parser.add_argument("--num-restarts", type=int, default=None,
                         help="restarts in the time-to-first-solution batch")
@@ -232,8 +169,8 @@ def add_arguments(parser):
 
 def run_experiment(args, ctx) -> str:
     quick = ctx.profile == "quick"
-    tasks = args.tasks or (("nand", "swap") if quick else P.CIRCUITS)
-    first_tasks = args.first_tasks or (("shift",) if quick else P.CIRCUITS)
+    tasks = args.tasks or (("nand", "swap") if quick else circuits.CIRCUITS)
+    first_tasks = args.first_tasks or (("shift",) if quick else circuits.CIRCUITS)
     # Step budgets: the paper stops a run after one hour; one restart does 1e4-1e5 steps/s
     # here, so even 50 000 steps is far inside that cap. With a 1000- or 5000-step budget
     # Swap "fails" in runs that are merely unfinished (docs/benchmarks/gradsearch.md).
@@ -249,11 +186,11 @@ def run_experiment(args, ctx) -> str:
         if v < 1:
             raise ValueError(f"{name} must be >= 1, got {v}")
     targets = ctx.targets("gradsearch_table2")
-    all_tasks = [t for t in P.CIRCUITS if t in set(tasks) | set(first_tasks)]
+    all_tasks = [t for t in circuits.CIRCUITS if t in set(tasks) | set(first_tasks)]
 
     z3_results, z3_all = {}, {}
     for t in all_tasks:
-        task = P.circuit(t)
+        task = circuits.circuit(t)
         for enc in encodings:
             prog, seconds, result = z3_synthesize(task, z3_timeout, enc)
             ok = prog is not None and verify(task, task.space.flatten(prog))
@@ -271,9 +208,10 @@ def run_experiment(args, ctx) -> str:
 
             def run_fn(key, method=method, params=params, start_fn=start_fn, task=task):
                 k_init, k_run = jax.random.split(key)
-                final, _ = run(method, k_run, start_fn(k_init), params, max_steps)
-                return {"solved": final.solved_at >= 0, "steps": final.solved_at,
-                        "verified": task.solved(final.z), "best_f": final.best_f}
+                final, trace = run(method, k_run, start_fn(k_init), params, max_steps)
+                steps = steps_to_solution(trace.solved)
+                return {"solved": steps >= 0, "steps": steps,
+                        "verified": task.solved(final.program), "best_f": final.best_f}
 
             out = ctx.sweep(run_fn, {"task": t, "method": m, "max_steps": max_steps},
                             cell=f"{m}_{t}")
@@ -302,22 +240,21 @@ def run_experiment(args, ctx) -> str:
         for m in (("gradsearch_plus_soft",) if quick else ("gradsearch_plus",
                                                           "gradsearch_plus_soft")):
             task, method, params, start_fn = build(m, t)
-            res = O.solve_with_restarts(method, params, start_fn, jax.random.key(ctx.root_seed),
-                                        num_restarts, first_max, chunk_steps=100,
-                                        stop_at_first=not full_budget)
-            ok = res.solved and verify(task, res.program)
+            res = first_solution(method, params, start_fn, jax.random.key(ctx.root_seed),
+                                 num_restarts, first_max, chunk_steps=100,
+                                 stop_at_first=not full_budget)
+            ok = res["solved"] and verify(task, res["program"])
             ctx.record(f"first_{m}_{t}", {"task": t, "method": m, "num_restarts": num_restarts,
                                           "max_steps": first_max,
                                           "full_budget": full_budget}).write_summary(
-                {"solved": res.solved, "verified": ok, "steps": res.steps,
-                 "num_steps_run": res.num_steps_run, "wall_s": res.wall_s,
-                 "compile_s": res.compile_s, "num_solved": res.num_solved})
+                {"solved": res["solved"], "verified": ok, **{k: res[k] for k in (
+                    "steps", "num_steps_run", "wall_s", "compile_s", "num_solved")}})
             z3s = z3_results[t]
             first_rows.append([t, m, "yes (verified)" if ok else "no",
-                               res.steps if res.solved else "—",
-                               f"{res.num_solved}/{num_restarts}" if full_budget
-                               else f">= {res.num_solved} (stopped)",
-                               f"{res.wall_s:.3g}", f"{res.compile_s:.2g}",
+                               res["steps"] if res["solved"] else "—",
+                               f"{res['num_solved']}/{num_restarts}" if full_budget
+                               else f">= {res['num_solved']} (stopped)",
+                               f"{res['wall_s']:.3g}", f"{res['compile_s']:.2g}",
                                f"{z3s[0]:.3g} ({z3s[1]})"])
     first = markdown_table(["task", "method", "solved", "steps", "restarts solved",
                             "wall s to first solution", "compile s", "Z3 s"], first_rows)

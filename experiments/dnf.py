@@ -4,8 +4,8 @@ Task (spec §3, following the author's Neural-DNF parameterisation): inputs are 
 ``2**n`` bit strings (n = 10 paper, 6 quick), labelled by a random ground-truth DNF of 3
 rules of 2-4 literals; the model has 4 rules, binary literal masks ``W [2n, 4]`` and rule
 mask ``S [4]``. Each seed draws its own ground truth and start point. Success = zero
-training errors of the discrete DNF. Methods: GradSearch+ (spec preset), GradSearch+ with
-the soft cross-entropy of experiments/circuits.py, Bop, and the FMGD relaxation.
+training errors of the discrete DNF. Methods: GradSearch+ (``gradsearch.Config.plus()``), its
+soft variant (``gradsearch.Config.plus_soft()``, beta 0.5), Bop, and the FMGD relaxation.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import numpy as np
 
 from experiments.common import Experiment, main, markdown_table
 from jaxopt_lab.core import run
-from jaxopt_lab.gradsearch import optimizers as O, relaxations as R
-from jaxopt_lab.problems import programs as P
+from jaxopt_lab.gradsearch import bop, gradsearch, random_start, relaxation, steps_to_solution
+from jaxopt_lab.problems import dnf
 
 METHODS = ("gradsearch_plus", "gradsearch_plus_soft", "bop", "relaxation")
 
@@ -24,28 +24,24 @@ METHODS = ("gradsearch_plus", "gradsearch_plus_soft", "bop", "relaxation")
 def make_run_fn(name, num_inputs, max_steps):
     # The ground truth is drawn on the host from a fixed key per seed; the sweep's key only
     # drives the search, so every seed solves the task of the seed-0 truth table.
-    def build(task):
-        if name == "gradsearch_plus":
-            return (*O.gradsearch_plus(task, stall_steps=20), task.space.sample)
-        if name == "gradsearch_plus_soft":
-            cfg = O.GradSearchConfig("avg_grad", smoothing="sum_to_one", loss_scaling=True,
-                                     stall_steps=20)
-            return O.make(task, cfg), O.make_params(beta=0.5, epsilon=0.1), task.space.sample
-        if name == "bop":
-            return (*O.bop(task, gamma=1e-3, tau=1e-3), task.space.sample)
-        cfg = R.RelaxationConfig("fmgd")
-        return (R.make(task, cfg), R.make_params(learning_rate=0.1),
-                lambda k: R.initial_latent(k, task.space, cfg))
-
-    eps = 0.3 if name == "gradsearch_plus_soft" else 1e-7
-    task = P.dnf_task(jax.random.key(0), num_inputs=num_inputs, eps=eps)
-    method, params, start = build(task)
+    task = dnf.dnf_task(jax.random.key(0), num_inputs=num_inputs)
+    if name == "gradsearch_plus":
+        method = gradsearch.make(task, gradsearch.Config.plus(stall_steps=20))
+        params = gradsearch.params()
+    elif name == "gradsearch_plus_soft":
+        method = gradsearch.make(task, gradsearch.Config.plus_soft(stall_steps=20))
+        params = gradsearch.params(beta=0.5)
+    elif name == "bop":
+        method, params = bop.make(task), bop.params(gamma=1e-3, tau=1e-3)
+    else:
+        method, params = relaxation.make(task), relaxation.params(learning_rate=0.1)
+    start = random_start(task, method.name, method.config)
 
     def run_fn(key):
         k_init, k_run = jax.random.split(key)
-        final, _ = run(method, k_run, start(k_init), params, max_steps)
-        return {"solved": final.solved_at >= 0, "steps": final.solved_at,
-                "errors": task.num_errors(final.z)}
+        final, trace = run(method, k_run, start(k_init), params, max_steps)
+        steps = steps_to_solution(trace.solved)
+        return {"solved": steps >= 0, "steps": steps, "errors": task.num_errors(final.program)}
 
     return run_fn, task
 

@@ -13,11 +13,14 @@ of the move estimates).
 
 from __future__ import annotations
 
+import jax
 import numpy as np
 
+import jaxopt_lab
 from experiments.common import Experiment, main, markdown_table
 from jaxopt_lab.core import run
-from jaxopt_lab.gradsearch import optimizers as O, relaxations as R
+from jaxopt_lab.gradsearch import (bop, gradsearch, random_start, relaxation, ste,
+                                   steps_to_solution)
 from jaxopt_lab.problems import programs as P
 
 PAPER_KS = (4, 8, 16, 32, 64, 128, 256)
@@ -36,30 +39,28 @@ STEP_COUNTS = {"first_fit": 0, "stable10": 10}
 
 def build(name: str, task, max_steps: int):
     """``run_fn(key) -> dict`` of one run of ``name`` on ``task``."""
-    if name in RELAXATIONS:
-        config = R.RelaxationConfig(name, num_anneal_steps=max(1, max_steps // 2))
-        method, params = R.make(task, config), R.make_params()
-
-        def start(key):
-            return R.initial_latent(key, task.space, config)
+    if name == "ste":
+        family, config, params = "ste", ste.Config(), ste.params()
+    elif name in RELAXATIONS:
+        family, params = "relaxation", relaxation.params()
+        config = relaxation.Config(kind=name.removesuffix("_reg"),
+                                   regularise=name.endswith("_reg"),
+                                   num_anneal_steps=max(1, max_steps // 2))
+    elif name == "bop":
+        family, config, params = "bop", bop.Config(), bop.params(gamma=1e-5, tau=0.1)
     else:
-        method, params = {
-            "bop": lambda: O.bop(task, gamma=1e-5, tau=0.1),
-            "gradsearch": lambda: O.gradsearch(task),
-            "gradsearch_avg": lambda: O.gradsearch_avg(task, AVG_BETA, "avg_grad"),
-            "gradsearch_avg_move": lambda: O.gradsearch_avg(task, AVG_BETA, "avg_move"),
-        }[name]()
-
-        def start(key):
-            return task.space.sample(key)
+        rule = {"gradsearch": "greedy", "gradsearch_avg": "avg_grad",
+                "gradsearch_avg_move": "avg_move"}[name]
+        family, params = "gradsearch", gradsearch.params(beta=AVG_BETA)
+        config = gradsearch.Config(rule=rule)
+    method = jaxopt_lab.methods[family].make(task, config)
+    start = random_start(task, family, config)
 
     def run_fn(key):
-        import jax
-
         k_init, k_run = jax.random.split(key)
-        final, _ = run(method, k_run, start(k_init), params, max_steps)
-        return {"solved": final.solved_at >= 0, "steps": final.solved_at,
-                "best_f": final.best_f}
+        final, trace = run(method, k_run, start(k_init), params, max_steps)
+        steps = steps_to_solution(trace.solved)
+        return {"solved": steps >= 0, "steps": steps, "best_f": final.best_f}
 
     return run_fn
 

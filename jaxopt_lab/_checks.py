@@ -16,7 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 
 __all__ = ["concrete", "check_int", "check_bool", "check_choice", "check_number",
-           "check_array", "check_point", "check_box", "check_objective", "check_dtype",
+           "check_array", "check_point", "check_categorical", "check_box", "check_objective", "check_dtype",
            "check_instance", "check_params", "check_arrays_tree"]
 
 
@@ -154,6 +154,34 @@ def check_point(x0, name: str = "x0", dim: int | None = None, *,
         raise ValueError(f"{name} must be finite, got non-finite values at indices "
                          f"{np.flatnonzero(~np.isfinite(v))[:5].tolist()}")
     return x
+
+
+def check_categorical(x0, name: str, cards) -> jax.Array:
+    """One assignment of categorical variables ``[num_vars]``: integers with
+    ``0 <= x0[i] < cards[i]``.
+
+    Args:
+      x0: the assignment given.
+      name: the argument's name in messages.
+      cards: ``[num_vars]`` number of values of every variable (ints >= 1).
+
+    Returns:
+      ``x0`` as an int32 JAX array. Values are checked where ``x0`` is concrete; a traced
+      ``x0`` is checked for shape and integer dtype only.
+    """
+    cards = np.asarray(cards)
+    x = check_point(x0, name, int(cards.shape[0]), floating=False)
+    if not jnp.issubdtype(x.dtype, jnp.integer):
+        raise ValueError(f"{name} must hold integers (one value per variable), "
+                         f"got dtype {x.dtype}")
+    v = concrete(x)
+    if v is not None:
+        bad = (v < 0) | (v >= cards)
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise ValueError(f"{name}[{i}] = {int(v[i])} is outside its variable's values: "
+                             f"must be in [0, {int(cards[i])})")
+    return x.astype(jnp.int32)
 
 
 def check_box(lower, upper, dim: int | None = None, names=("lower", "upper")) -> None:

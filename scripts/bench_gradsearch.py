@@ -6,8 +6,8 @@ solution on the circuits against Z3.
    the reference is the same jitted single-restart step called from a Python loop, one
    restart at a time. Both are compiled before timing; the figure is restart-steps per
    second and their ratio.
-2. Time to first solution: ``solve_with_restarts`` (vmapped batch, checked every 100 steps)
-   on each circuit vs Z3 on the same encoding (experiments/circuits.py), both verified by
+2. Time to first solution: ``first_solution`` of experiments/circuits.py (vmapped batch,
+   checked every 100 steps) on each circuit vs Z3 on the same encoding, both verified by
    simulation.
 
 Usage: ``python scripts/bench_gradsearch.py [--num-restarts 1000] [--circuits nand swap ...]``
@@ -21,12 +21,15 @@ import sys
 import time
 from pathlib import Path
 
-import jax
-import jax.numpy as jnp
-import numpy as np
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from jaxopt_lab.gradsearch import optimizers as O
-from jaxopt_lab.problems import programs as P
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+import numpy as np  # noqa: E402
+
+from experiments.circuits import build, first_solution, verify, z3_synthesize  # noqa: E402
+from jaxopt_lab.gradsearch import gradsearch  # noqa: E402
+from jaxopt_lab.problems import circuits, programs  # noqa: E402
 
 
 def throughput(method, params, task, num_restarts, batch_steps, loop_steps, loop_restarts):
@@ -66,7 +69,7 @@ def main():
     parser.add_argument("--loop-steps", type=int, default=200)
     parser.add_argument("--loop-restarts", type=int, default=3)
     parser.add_argument("--circuits", nargs="*", default=["nand", "swap", "shift", "adder"],
-                        choices=P.CIRCUITS)
+                        choices=circuits.CIRCUITS)
     parser.add_argument("--first-max-steps", type=int, default=20000)
     parser.add_argument("--z3-timeout", type=float, default=600.0)
     parser.add_argument("--z3-encodings", nargs="+", default=["onehot_sym"],
@@ -83,21 +86,17 @@ def main():
             parser.error(f"--{name.replace('_', '-')} must be >= 1")
     if not args.z3_timeout > 0:
         parser.error("--z3-timeout must be > 0")
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from experiments.circuits import build, verify, z3_synthesize
-
     dev = jax.devices()[0]
     print(f"# machine: {platform.node()} {platform.processor() or platform.machine()}, "
           f"jax {jax.__version__}, device {dev.platform} {dev.device_kind}")
     print("\n| problem | method | vmapped restart-steps/s | loop restart-steps/s | ratio |")
     print("|---|---|---|---|---|")
-    parity = P.parity_chain(256)
+    parity = programs.parity_chain(256)
     cases = [("parity K=256", "GradSearch avg (beta 0.1)", parity,
-              *O.gradsearch_avg(parity, 0.1)),
-             ("shift", "GradSearch+ (soft)", *(lambda b: (b[0], b[1], b[2]))(
-                 build("gradsearch_plus_soft", "shift")))]
-    for label, mname, task, method, params in [(c[0], c[1], c[2], c[3], c[4]) for c in cases
-                                               if not args.skip_throughput]:
+              gradsearch.make(parity, gradsearch.Config(rule="avg_grad")),
+              gradsearch.params(beta=0.1)),
+             ("shift", "GradSearch+ (soft)", *build("gradsearch_plus_soft", "shift")[:3])]
+    for label, mname, task, method, params in ([] if args.skip_throughput else cases):
         b, lp = throughput(method, params, task, args.num_restarts, args.batch_steps,
                            args.loop_steps, args.loop_restarts)
         print(f"| {label} | {mname} | {b:.4g} | {lp:.4g} | {b / lp:.1f}x |", flush=True)
@@ -108,26 +107,26 @@ def main():
     print("|---|---|---|---|---|---|" + "---|" * len(args.z3_encodings))
     for name in args.circuits:
         task, method, params, start_fn = build(args.method, name)
-        res = O.solve_with_restarts(method, params, start_fn, jax.random.key(0),
-                                    args.num_restarts, args.first_max_steps,
-                                    stop_at_first=not args.full_budget)
-        ok = res.solved and verify(task, res.program)
+        res = first_solution(method, params, start_fn, jax.random.key(0), args.num_restarts,
+                             args.first_max_steps, stop_at_first=not args.full_budget)
+        ok = res["solved"] and verify(task, res["program"])
         if ok:
-            gs = f"{res.wall_s:.3g}"
+            gs = f"{res['wall_s']:.3g}"
         else:
-            wrong = int(task.num_errors(jnp.asarray(res.program)))
+            wrong = int(task.num_errors(jnp.asarray(res["program"])))
             total = int(np.asarray(task.targets).size)
-            gs = (f"{res.wall_s:.3g} (not solved in {res.num_steps_run} steps; the lowest-loss "
-                  f"program has {wrong}/{total} wrong output bits)")
-        solved = (f"{res.num_solved}/{res.num_restarts}" if args.full_budget
-                  else f">= {res.num_solved}")
+            gs = (f"{res['wall_s']:.3g} (not solved in {res['num_steps_run']} steps; the "
+                  f"lowest-loss program has {wrong}/{total} wrong output bits)")
+        solved = (f"{res['num_solved']}/{res['num_restarts']}" if args.full_budget
+                  else f">= {res['num_solved']}")
         z3_cells = []
         for enc in args.z3_encodings:
-            prog, z3_s, z3_res = z3_synthesize(P.circuit(name), args.z3_timeout, enc)
+            prog, z3_s, z3_res = z3_synthesize(circuits.circuit(name), args.z3_timeout, enc)
             z3_ok = prog is not None and verify(task, task.space.flatten(prog))
             z3_cells.append(f"{z3_s:.3g}" + (" (verified)" if z3_ok else f" ({z3_res})"))
-        print(f"| {name} | {args.method} | {args.num_restarts} x {res.num_steps_run} | {gs} | "
-              f"{res.steps if ok else '—'} | {solved} | {' | '.join(z3_cells)} |", flush=True)
+        print(f"| {name} | {args.method} | {args.num_restarts} x {res['num_steps_run']} | "
+              f"{gs} | {res['steps'] if ok else '—'} | {solved} | {' | '.join(z3_cells)} |",
+              flush=True)
 
 
 if __name__ == "__main__":

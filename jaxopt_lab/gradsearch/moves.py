@@ -1,10 +1,10 @@
 """Taylor estimates of single-variable moves, move selection and application.
 
-A discrete assignment is a flat ``z[num_vars]`` of values (see
+A program is a flat ``z[num_vars]`` of values (see
 :class:`~jaxopt_lab.problems.programs.DiscreteSpace`); a *move* ``(v, j)`` sets variable
 ``v`` to value ``j != z[v]`` (Hamming distance 1). With ``g = dL/dw`` taken at the one-hot
 point ``w = onehot(z)`` (padded to ``[num_vars, max_card]``), the first-order estimate of
-the loss change of the move is (Lu 2021, §2.3):
+the loss change of the move is (Lu 2021 [1], §2.3):
 
   * categorical switch rule: ``D(v, j) = g[v, j] - g[v, z[v]]``;
   * binary flip rule (a binary ``x`` stored as a real number): ``D = (1 - 2x) dL/dx``.
@@ -25,15 +25,9 @@ from typing import Callable
 import jax
 import jax.numpy as jnp
 
-__all__ = ["onehot_padded", "switch_estimates", "flip_estimates", "candidate_mask",
-           "exact_move_deltas",
-           "argmin_by_priority", "random_argmin", "move_from_uniforms", "random_move",
-           "apply_move", "smoothed_onehot"]
-
-
-def onehot_padded(z: jax.Array, max_card: int) -> jax.Array:
-    """``z[num_vars]`` -> float32 one-hot ``[num_vars, max_card]``."""
-    return jax.nn.one_hot(z, max_card, dtype=jnp.float32)
+__all__ = ["switch_estimates", "flip_estimates", "candidate_mask", "exact_move_deltas",
+           "argmin_by_priority", "random_argmin", "move_from_uniforms", "apply_move",
+           "smoothed_onehot"]
 
 
 def switch_estimates(grad: jax.Array, z: jax.Array) -> jax.Array:
@@ -94,7 +88,7 @@ def random_argmin(key: jax.Array, scores: jax.Array) -> jax.Array:
     priority and the largest wins, so every tied entry is chosen with equal probability.
     If every entry is ``+inf`` (no move exists) a uniformly random entry is returned.
     """
-    return argmin_by_priority(scores, jax.random.uniform(key, scores.shape))
+    return argmin_by_priority(scores, jax.random.uniform(key, scores.shape, jnp.float32))
 
 
 def move_from_uniforms(u_var: jax.Array, u_val: jax.Array, z: jax.Array,
@@ -106,13 +100,6 @@ def move_from_uniforms(u_var: jax.Array, u_val: jax.Array, z: jax.Array,
     shift = 1 + jnp.floor(u_val * (card - 1)).astype(jnp.int32)
     shift = jnp.minimum(shift, card - 1)
     return v, ((z[v] + shift) % card).astype(z.dtype)
-
-
-def random_move(key: jax.Array, z: jax.Array, cards: jax.Array) -> tuple[jax.Array, jax.Array]:
-    """A uniformly random move: a random variable and a random value other than its
-    current one. Returns ``(variable, value)`` int32 scalars."""
-    u = jax.random.uniform(key, (2,))
-    return move_from_uniforms(u[0], u[1], z, cards)
 
 
 def apply_move(z: jax.Array, v: jax.Array, j: jax.Array) -> jax.Array:

@@ -1,18 +1,48 @@
-"""TerpreT program-synthesis tasks as differentiable, batched JAX programs.
+"""Program-synthesis tasks as differentiable JAX programs, and how to write a new one.
 
-Every task is a *sketch* with discrete parameters (binary or categorical) and a set of
-input/output examples. The differentiable program takes, for every parameter, a vector of
-probabilities over its values (a one-hot vector for a discrete program) and returns the
-output-bit probabilities of every example, under the FMGD independence assumption of
-TerpreT [1]. With one-hot parameters it is exactly the discrete program.
+A task is a *sketch* with discrete parameters (binary or categorical) and input/output
+examples. Its differentiable program takes, for every parameter, a distribution over the
+parameter's values and returns the probability that every output bit is 1, under the
+independence assumption of TerpreT's FMGD [1]; with one-hot distributions it is exactly the
+discrete program. GradSearch [2] evaluates and differentiates it at one-hot points.
 
-Tasks (specification: ``shared/specs/gradsearch.md`` §1–3, following [1, 2]):
-  * parity chain of length K (a ring of XOR gates, one example; [1] §7, Selsam's blog);
-  * Boolean circuits in TerpreT's register-machine circuit model (gate type in
-    {AND, OR, XOR, NOT, NOP}, two input wires, one output wire, in-place wire updates):
-    ``nand``, ``swap``, ``shift``, ``adder``, ``full_adder`` (8 sampled examples) and
-    ``full_adder_all16``;
-  * a DNF learner (literal/rule masks, the author's Neural-DNF parameterisation).
+Tasks: the parity chain (here), TerpreT's Boolean circuits
+(:mod:`jaxopt_lab.problems.circuits`, with a Z3 synthesiser in
+:mod:`jaxopt_lab.problems.circuit_z3`) and a DNF learner (:mod:`jaxopt_lab.problems.dnf`).
+
+Writing a new task
+------------------
+1. Declare the parameters: a :class:`DiscreteSpace` of ``(name, shape, num_values)``
+   leaves. A program is a flat int vector ``[num_vars]`` (leaves in order, C order inside
+   a leaf); ``space.to_dict`` gives it back by name.
+2. Write ``predict(probs) -> [num_examples, num_outputs]``: ``probs[name]`` has shape
+   ``[*shape, num_values]`` (one distribution per parameter); return the probability that
+   each output bit is 1. Mix the outcomes of the choices with their probabilities (as
+   ``probs["op"] @ outcomes``), so that one-hot ``probs`` give the exact 0/1 outputs.
+3. ``task = bce_task(name, space, predict, inputs, targets)``: the loss of an example is the
+   binary cross-entropy of its output bits; ``task.solved(program)`` says whether the
+   program reproduces every example.
+4. Solve it: ``jaxopt_lab.gradsearch.minimize(task, key=key)``.
+
+Example (choose a two-input gate and whether to negate it; the examples are NAND)::
+
+    import jax, jax.numpy as jnp
+    from jaxopt_lab import gradsearch
+    from jaxopt_lab.problems import programs
+
+    inputs = jnp.asarray([[0, 0], [0, 1], [1, 0], [1, 1]], jnp.float32)
+    targets = jnp.asarray([[1], [1], [1], [0]], jnp.float32)
+    space = programs.DiscreteSpace((("op", (1,), 3), ("negate", (1,), 2)))
+
+    def predict(probs):
+        a, b = inputs[:, 0], inputs[:, 1]
+        gates = jnp.stack([a * b, a + b - a * b, a + b - 2 * a * b], axis=-1)  # AND OR XOR
+        r = gates @ probs["op"][0]
+        return (probs["negate"][0, 0] * r + probs["negate"][0, 1] * (1 - r))[:, None]
+
+    task = programs.bce_task("gate", space, predict, inputs, targets)
+    result = gradsearch.minimize(task, key=jax.random.key(0), num_restarts=8, max_steps=50)
+    space.to_dict(result.x)  # {"op": [0], "negate": [1]}: NOT(AND(a, b))
 
 [1] Gaunt et al., "TerpreT: A Probabilistic Programming Language for Program Induction",
     arXiv:1608.04428 (2016).
@@ -22,37 +52,29 @@ Tasks (specification: ``shared/specs/gradsearch.md`` §1–3, following [1, 2]):
 from __future__ import annotations
 
 import dataclasses
-import itertools
 from typing import Callable, Mapping, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = [
-    "DiscreteSpace", "ProgramTask", "GATE_TYPES", "CIRCUITS", "TASK_NAMES",
-    "parity_chain", "circuit", "circuit_task", "dnf_task", "make_task",
-    "simulate_circuit", "onehot",
-]
+from jaxopt_lab import _checks
 
-GATE_TYPES = ("AND", "OR", "XOR", "NOT", "NOP")
-
-
-# ---------------------------------------------------------------------------------------
-# The discrete search space: a pytree (dict) of categorical parameters.
+__all__ = ["DiscreteSpace", "ProgramTask", "onehot", "cross_entropy", "bce_task",
+           "examples", "check_task", "parity_chain"]
 
 
 @dataclasses.dataclass(frozen=True)
 class DiscreteSpace:
-    """A fixed set of named categorical parameter arrays (binary = cardinality 2).
+    """A fixed set of named categorical parameter arrays (binary = 2 values).
 
-    A discrete assignment is either a dict ``name -> int array of shape`` or its flat form
-    ``z[num_vars]`` (leaves in declaration order, C order within a leaf). The
-    differentiable programs take ``dict name -> float array [*shape, cardinality]``; the
-    optimisers work on a padded matrix ``[num_vars, max_card]`` (:meth:`to_dict`).
+    A program is either a dict ``name -> int array of shape`` or its flat form
+    ``x[num_vars]`` (leaves in declaration order, C order within a leaf). The
+    differentiable programs take ``dict name -> float array [*shape, num_values]``; the
+    methods work on a padded matrix ``[num_vars, max_card]`` (:meth:`to_dict` splits it).
 
     Attributes:
-      leaves: tuple of ``(name, shape, cardinality)``.
+      leaves: tuple of ``(name, shape, num_values)``.
     """
 
     leaves: tuple
@@ -60,17 +82,16 @@ class DiscreteSpace:
     def __post_init__(self):
         names = set()
         for leaf in self.leaves:
-            if len(leaf) != 3:
-                raise ValueError(f"leaves must be (name, shape, cardinality) triples, got {leaf!r}")
+            if not isinstance(leaf, tuple) or len(leaf) != 3:
+                raise ValueError(f"leaves must be (name, shape, num_values) triples, "
+                                 f"got {leaf!r}")
             name, shape, card = leaf
             if name in names:
                 raise ValueError(f"leaves: duplicate name {name!r}")
             names.add(name)
-            if not isinstance(card, int) or card < 2:
-                raise ValueError(
-                    f"leaves: cardinality of {name!r} must be an int >= 2, got {card!r}")
-            if not all(isinstance(s, int) and s >= 1 for s in shape):
-                raise ValueError(f"leaves: shape of {name!r} must be positive ints, got {shape!r}")
+            _checks.check_int(card, f"leaves: num_values of {name!r}", minimum=2)
+            for size in shape:
+                _checks.check_int(size, f"leaves: every size in the shape of {name!r}")
 
     @property
     def sizes(self) -> tuple:
@@ -86,7 +107,7 @@ class DiscreteSpace:
 
     @property
     def cards(self) -> np.ndarray:
-        """Cardinality of every flat variable, ``[num_vars]`` int32."""
+        """Number of values of every flat variable, ``[num_vars]`` int32."""
         return np.concatenate([np.full(n, c, np.int32)
                                for n, (_, _, c) in zip(self.sizes, self.leaves)])
 
@@ -100,7 +121,7 @@ class DiscreteSpace:
         return float(np.sum(np.log10(self.cards.astype(np.float64))))
 
     def to_dict(self, mat: jax.Array) -> dict:
-        """Padded ``[num_vars, max_card]`` (or ``[num_vars]``) -> dict of leaves."""
+        """Padded ``[num_vars, max_card]`` (or a program ``[num_vars]``) -> dict of leaves."""
         out, start = {}, 0
         for n, (name, shape, card) in zip(self.sizes, self.leaves):
             block = mat[start:start + n]
@@ -112,61 +133,44 @@ class DiscreteSpace:
         return out
 
     def flatten(self, assignment: Mapping[str, jax.Array]) -> jax.Array:
-        """Dict of integer arrays -> flat ``z[num_vars]`` int32 (validated if concrete)."""
+        """Dict of integer arrays -> flat program ``[num_vars]`` int32 (validated)."""
         missing = {name for name, _, _ in self.leaves} - set(assignment)
         if missing:
             raise ValueError(f"assignment: missing parameters {sorted(missing)}")
         parts = []
-        for name, shape, card in self.leaves:
+        for name, shape, _ in self.leaves:
             value = assignment[name]
             if tuple(np.shape(value)) != tuple(shape):
                 raise ValueError(f"assignment[{name!r}] must have shape {tuple(shape)}, "
                                  f"got {np.shape(value)}")
             parts.append(jnp.reshape(jnp.asarray(value, jnp.int32), (-1,)))
-        z = jnp.concatenate(parts)
-        self.check(z, argument="assignment")
-        return z
+        return self.check(jnp.concatenate(parts), "assignment")
 
-    def check(self, z, argument: str = "x0") -> None:
-        """Raises ``ValueError`` if a concrete ``z`` has the wrong shape or a value outside
-        its cardinality. Traced values are only shape-checked."""
-        if tuple(np.shape(z)) != (self.num_vars,):
-            raise ValueError(f"{argument} must have shape ({self.num_vars},), got {np.shape(z)}")
-        if isinstance(z, jax.core.Tracer):
-            return
-        arr = np.asarray(z)
-        if not np.issubdtype(arr.dtype, np.integer):
-            raise ValueError(f"{argument} must be integers, got dtype {arr.dtype}")
-        bad = (arr < 0) | (arr >= self.cards)
-        if bad.any():
-            v = int(np.argmax(bad))
-            raise ValueError(f"{argument}: parameter {v} has value {int(arr[v])} outside its "
-                             f"cardinality {int(self.cards[v])} (must be in [0, {self.cards[v]}))")
+    def check(self, program, name: str = "x0") -> jax.Array:
+        """``program`` as int32 ``[num_vars]``; raises ``ValueError`` naming ``name`` for a
+        wrong shape, non-integers or a value outside its variable's values."""
+        return _checks.check_categorical(program, name, self.cards)
 
     def sample(self, key: jax.Array) -> jax.Array:
-        """A uniformly random assignment ``z[num_vars]`` int32."""
+        """A uniformly random program ``[num_vars]`` int32."""
         u = jax.random.uniform(key, (self.num_vars,))
-        z = jnp.floor(u * jnp.asarray(self.cards, jnp.float32)).astype(jnp.int32)
-        return jnp.minimum(z, jnp.asarray(self.cards - 1))
+        x = jnp.floor(u * jnp.asarray(self.cards, jnp.float32)).astype(jnp.int32)
+        return jnp.minimum(x, jnp.asarray(self.cards - 1))
 
 
-def onehot(space: DiscreteSpace, z: jax.Array, dtype=jnp.float32) -> jax.Array:
-    """Flat assignment ``z[num_vars]`` -> padded one-hot ``[num_vars, max_card]``."""
-    return jax.nn.one_hot(z, space.max_card, dtype=dtype)
-
-
-# ---------------------------------------------------------------------------------------
-# Tasks
+def onehot(space: DiscreteSpace, program: jax.Array, dtype=jnp.float32) -> jax.Array:
+    """Flat program ``[num_vars]`` -> padded one-hot ``[num_vars, max_card]``."""
+    return jax.nn.one_hot(program, space.max_card, dtype=dtype)
 
 
 class ProgramTask(NamedTuple):
-    """A differentiable program-synthesis task.
+    """A differentiable program-synthesis task (build it with :func:`bce_task`).
 
     Attributes:
       name: task name.
       space: the :class:`DiscreteSpace` of the program's parameters.
       predict: ``predict(probs) -> [num_examples, num_outputs]`` output-bit probabilities;
-        ``probs`` is a dict ``name -> [*shape, card]`` of per-parameter distributions.
+        ``probs`` is a dict ``name -> [*shape, num_values]`` of per-parameter distributions.
       example_losses: ``example_losses(probs) -> [num_examples]`` loss of every example
         (binary cross-entropy summed over output bits, or the parity chain's log loss).
       targets: ``[num_examples, num_outputs]`` float32 target bits.
@@ -190,23 +194,93 @@ class ProgramTask(NamedTuple):
         """:meth:`loss` of a padded ``[num_vars, max_card]`` matrix."""
         return self.loss(self.space.to_dict(mat))
 
-    def example_losses_flat(self, mat: jax.Array) -> jax.Array:
-        return self.example_losses(self.space.to_dict(mat))
+    def program_loss(self, program: jax.Array) -> jax.Array:
+        """:meth:`loss` of the discrete program ``[num_vars]`` (its one-hot point)."""
+        return self.loss_flat(onehot(self.space, program))
 
-    def solved(self, z: jax.Array) -> jax.Array:
-        """Whether the discrete program ``z[num_vars]`` reproduces every example (bool)."""
-        out = self.predict(self.space.to_dict(onehot(self.space, z)))
-        return jnp.all((out > 0.5) == (self.targets > 0.5))
+    def outputs(self, program: jax.Array) -> jax.Array:
+        """Output bits of the discrete program, ``[num_examples, num_outputs]`` bool."""
+        return self.predict(self.space.to_dict(onehot(self.space, program))) > 0.5
 
-    def num_errors(self, z: jax.Array) -> jax.Array:
-        """Number of wrong output bits of the discrete program ``z`` (int32)."""
-        out = self.predict(self.space.to_dict(onehot(self.space, z)))
-        return jnp.sum((out > 0.5) != (self.targets > 0.5), dtype=jnp.int32)
+    def solved(self, program: jax.Array) -> jax.Array:
+        """Whether the discrete program ``[num_vars]`` reproduces every example (bool)."""
+        return jnp.all(self.outputs(program) == (self.targets > 0.5))
+
+    def num_errors(self, program: jax.Array) -> jax.Array:
+        """Number of wrong output bits of the discrete program (int32)."""
+        return jnp.sum(self.outputs(program) != (self.targets > 0.5), dtype=jnp.int32)
 
 
-def _bce(prob, target, eps):
+def cross_entropy(prob: jax.Array, target: jax.Array, eps) -> jax.Array:
     """Binary cross-entropy ``[...]``, with ``eps`` inside the logs (finite at 0 and 1)."""
     return -(target * jnp.log(prob + eps) + (1.0 - target) * jnp.log(1.0 - prob + eps))
+
+
+def bce_task(name: str, space: DiscreteSpace, predict: Callable, inputs, targets, *,
+             eps: float = 1e-7, meta: tuple = ()) -> ProgramTask:
+    """A task whose example loss is the binary cross-entropy summed over output bits.
+
+    Args:
+      name: task name.
+      space: the program's parameters.
+      predict: ``predict(probs) -> [num_examples, num_outputs]`` (see the module docstring).
+      inputs: ``[num_examples, num_inputs]`` input bits (only stored: ``predict`` closes
+        over what it needs).
+      targets: ``[num_examples, num_outputs]`` target bits.
+      eps: inside the logs; 1e-7 keeps a wrong bit finite (about 16 per bit).
+      meta: static description, ``(key, value)`` pairs.
+
+    Raises:
+      ValueError: bad shapes, non-binary bits, or a ``predict`` whose output does not have
+        the targets' shape.
+    """
+    _checks.check_instance(space, DiscreteSpace, "space")
+    _checks.check_number(eps, "eps", non_negative=True)
+    if not callable(predict):
+        raise ValueError(f"predict must be callable, got {type(predict).__name__}")
+    x, y = examples(inputs, targets)
+    targets = jnp.asarray(y)
+
+    def example_losses(probs):
+        return jnp.sum(cross_entropy(predict(probs), targets, eps), axis=-1)  # [E]
+
+    task = ProgramTask(name, space, predict, example_losses, targets, jnp.asarray(x),
+                       tuple(meta))
+    check_task(task)
+    return task
+
+
+def examples(inputs, targets) -> tuple[np.ndarray, np.ndarray]:
+    """Validated example bits: ``([num_examples, num_inputs], [num_examples, num_outputs])``
+    float32 arrays of 0/1 with the same ``num_examples >= 1``."""
+    x, y = np.asarray(inputs, np.float32), np.asarray(targets, np.float32)
+    if x.ndim != 2 or y.ndim != 2 or x.shape[0] != y.shape[0] or x.shape[0] == 0:
+        raise ValueError(f"inputs and outputs must be [num_examples, width] with the same "
+                         f"num_examples >= 1, got shapes {x.shape} and {y.shape}")
+    for arg, a in (("inputs", x), ("outputs", y)):
+        if not np.isin(a, (0, 1)).all():
+            raise ValueError(f"{arg} must contain only 0/1 bits")
+    return x, y
+
+
+def check_task(task, name: str = "task") -> None:
+    """``task`` is a :class:`ProgramTask` whose ``predict`` and ``example_losses`` trace on a
+    one-hot point (``jax.eval_shape``) with the shapes the methods need."""
+    _checks.check_instance(task, ProgramTask, name)
+    space = task.space
+    probs = jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape, jnp.float32),
+                         space.to_dict(np.zeros(space.valid.shape, np.float32)))
+    num_examples = int(np.shape(task.targets)[0])
+    for field, want in (("predict", tuple(np.shape(task.targets))),
+                        ("example_losses", (num_examples,))):
+        try:
+            out = jax.eval_shape(getattr(task, field), probs)
+        except Exception as err:  # the user's function failed to trace: say where
+            raise ValueError(f"{name}.{field} could not be traced on one distribution per "
+                             f"parameter: {type(err).__name__}: {err}") from err
+        if getattr(out, "shape", None) != want or not jnp.issubdtype(out.dtype, jnp.floating):
+            raise ValueError(f"{name}.{field} must return a real array of shape {want}, got "
+                             f"{jax.tree.map(lambda a: (a.shape, str(a.dtype)), out)}")
 
 
 def parity_chain(num_vars: int, eps: float = 1e-7) -> ProgramTask:
@@ -214,28 +288,22 @@ def parity_chain(num_vars: int, eps: float = 1e-7) -> ProgramTask:
 
     Variables ``x_0..x_{K-1}`` on a ring, ``x_0 = 0`` is fixed, the other ``K-1`` are binary
     parameters (leaf ``"x"`` of shape ``[K-1]``). Outputs ``y_i = XOR(x_i, x_{i+1 mod K})``,
-    all required to be 0. Loss ``-sum_i log(P(y_i = 0) + eps)`` (spec §1).
+    all required to be 0; one example. Loss ``-sum_i log(P(y_i = 0) + eps)``, with
+    ``P(y_i = 0) = mu_i[0] mu_j[0] + mu_i[1] mu_j[1]`` for neighbours ``i, j``.
 
     Args:
       num_vars: chain length K >= 2.
       eps: added inside the log (1e-7 as in the author's 2020 code; 0 for none).
     """
-    if isinstance(num_vars, bool) or not isinstance(num_vars, int) or num_vars < 2:
-        raise ValueError(f"num_vars (chain length K) must be an int >= 2, got {num_vars!r}")
-    if not (eps >= 0):
-        raise ValueError(f"eps must be >= 0, got {eps!r}")
+    _checks.check_int(num_vars, "num_vars (chain length K)", minimum=2)
+    _checks.check_number(eps, "eps", non_negative=True)
     k = num_vars
     space = DiscreteSpace((("x", (k - 1,), 2),))
 
-    def marginals(probs):
-        mu = probs["x"]  # [K-1, 2]
-        first = jnp.asarray([[1.0, 0.0]], mu.dtype)
-        return jnp.concatenate([first, mu], axis=0)  # [K, 2]
-
     def p_zero(probs):
-        mu = marginals(probs)
-        nxt = jnp.roll(mu, -1, axis=0)
-        return jnp.sum(mu * nxt, axis=-1)  # [K]
+        mu = probs["x"]  # [K-1, 2]
+        mu = jnp.concatenate([jnp.asarray([[1.0, 0.0]], mu.dtype), mu], axis=0)  # [K, 2]
+        return jnp.sum(mu * jnp.roll(mu, -1, axis=0), axis=-1)  # [K]
 
     def predict(probs):
         return (1.0 - p_zero(probs))[None, :]  # P(y_i = 1), [1, K]
@@ -246,221 +314,3 @@ def parity_chain(num_vars: int, eps: float = 1e-7) -> ProgramTask:
     return ProgramTask(f"parity_chain_{k}", space, predict, example_losses,
                        jnp.zeros((1, k), jnp.float32), jnp.zeros((1, 0), jnp.float32),
                        (("K", k), ("eps", eps)))
-
-
-def _gate_outputs(a, b):
-    """``[..., 5]`` soft outputs of AND, OR, XOR, NOT, NOP on bit probabilities a, b."""
-    return jnp.stack([a * b, a + b - a * b, a + b - 2.0 * a * b, 1.0 - a, a], axis=-1)
-
-
-def circuit_task(num_wires: int, num_gates: int, num_outputs: int, inputs, outputs,
-                 name: str = "circuit", eps: float = 1e-7) -> ProgramTask:
-    """A Boolean circuit in TerpreT's register-machine circuit model.
-
-    Parameters per gate g (leaves ``"type" [G]`` card 5, ``"in1"``, ``"in2"``, ``"out"``
-    ``[G]`` card W). Wires start as the example's inputs padded with zeros; gate g reads
-    wires ``in1[g]``, ``in2[g]`` (NOT and NOP read only ``in1``), computes its type's
-    function and overwrites wire ``out[g]``. Outputs are wires ``0..O-1`` after the last
-    gate. Soft version: wire values are probabilities, reads and writes are mixtures.
-
-    Args:
-      num_wires, num_gates, num_outputs: W, G, O.
-      inputs: ``[num_examples, num_inputs]`` bits, ``num_inputs <= W``.
-      outputs: ``[num_examples, O]`` bits.
-      name: task name.
-      eps: inside the logs of the binary cross-entropy.
-
-    Raises:
-      ValueError: bad sizes, widths that do not match the circuit, non-binary values, or
-        inconsistent examples (the same input with two different outputs).
-    """
-    for arg, v, lo in (("num_wires", num_wires, 1), ("num_gates", num_gates, 1),
-                       ("num_outputs", num_outputs, 1)):
-        if isinstance(v, bool) or not isinstance(v, int) or v < lo:
-            raise ValueError(f"{arg} must be an int >= {lo}, got {v!r}")
-    if num_outputs > num_wires:
-        raise ValueError(f"num_outputs ({num_outputs}) must be <= num_wires ({num_wires})")
-    x = np.asarray(inputs)
-    y = np.asarray(outputs)
-    if x.ndim != 2 or y.ndim != 2 or x.shape[0] != y.shape[0] or x.shape[0] == 0:
-        raise ValueError(f"inputs and outputs must be [num_examples, width] with the same "
-                         f"num_examples >= 1, got shapes {x.shape} and {y.shape}")
-    if x.shape[1] > num_wires:
-        raise ValueError(f"inputs: width {x.shape[1]} exceeds num_wires = {num_wires}")
-    if y.shape[1] != num_outputs:
-        raise ValueError(f"outputs: width {y.shape[1]} must equal num_outputs = {num_outputs}")
-    for arg, a in (("inputs", x), ("outputs", y)):
-        if not np.isin(a, (0, 1)).all():
-            raise ValueError(f"{arg} must contain only 0/1 bits")
-    seen = {}
-    for row_in, row_out in zip(x.astype(int).tolist(), y.astype(int).tolist()):
-        key = tuple(row_in)
-        if key in seen and seen[key] != row_out:
-            raise ValueError(f"examples are inconsistent: input {list(key)} has outputs "
-                             f"{seen[key]} and {row_out}")
-        seen[key] = row_out
-    w, g, o = num_wires, num_gates, num_outputs
-    space = DiscreteSpace((("type", (g,), 5), ("in1", (g,), w), ("in2", (g,), w),
-                           ("out", (g,), w)))
-    wires0 = np.zeros((x.shape[0], w), np.float32)
-    wires0[:, :x.shape[1]] = x
-    wires0 = jnp.asarray(wires0)
-    targets = jnp.asarray(y, jnp.float32)
-
-    def predict(probs):
-        p = wires0.astype(probs["type"].dtype)  # [E, W]
-        for gate in range(g):  # static unroll: G is small
-            a = p @ probs["in1"][gate]  # [E]
-            b = p @ probs["in2"][gate]
-            r = _gate_outputs(a, b) @ probs["type"][gate]  # [E]
-            write = probs["out"][gate][None, :]  # [1, W]
-            p = write * r[:, None] + (1.0 - write) * p
-        return p[:, :o]
-
-    def example_losses(probs):
-        return jnp.sum(_bce(predict(probs), targets, eps), axis=-1)  # [E]
-
-    return ProgramTask(name, space, predict, example_losses, targets,
-                       jnp.asarray(x, jnp.float32),
-                       (("W", w), ("G", g), ("O", o), ("num_examples", int(x.shape[0]))))
-
-
-def _bits(value: int, width: int) -> list:
-    return [(value >> (width - 1 - i)) & 1 for i in range(width)]
-
-
-# The 2-bit adder's 8 training inputs (spec §2: TerpreT's make_full_adder_ex draws).
-FULL_ADDER_DRAWS = (12, 15, 5, 0, 3, 11, 3, 7)
-
-
-def _circuit_examples(name: str):
-    if name == "nand":
-        rows = [([a, b], [1 - a * b]) for a, b in itertools.product((0, 1), repeat=2)]
-        return 3, 2, 1, rows
-    if name == "swap":
-        rows = [([a, b], [b, a]) for a, b in itertools.product((0, 1), repeat=2)]
-        return 3, 3, 2, rows
-    if name == "shift":
-        rows = [([c, u, v], [c, v, u] if c else [c, u, v])
-                for c, u, v in itertools.product((0, 1), repeat=3)]
-        return 4, 5, 3, rows
-    if name == "adder":
-        rows = [([a, b, c], _bits(a + b + c, 2)) for a, b, c in itertools.product((0, 1), repeat=3)]
-        return 4, 5, 2, rows
-    if name in ("full_adder", "full_adder_all16"):
-        values = FULL_ADDER_DRAWS if name == "full_adder" else range(16)
-        rows = []
-        for v in values:
-            a1, a0, b1, b0 = _bits(v, 4)
-            rows.append(([a1, a0, b1, b0], _bits(2 * a1 + a0 + 2 * b1 + b0, 3)))
-        return 5, 8, 3, rows
-    raise ValueError(f"circuit name must be one of {CIRCUITS}, got {name!r}")
-
-
-CIRCUITS = ("nand", "swap", "shift", "adder", "full_adder", "full_adder_all16")
-
-
-def circuit(name: str, num_wires: int | None = None, num_gates: int | None = None,
-            eps: float = 1e-7) -> ProgramTask:
-    """One of the five circuit tasks of Table 2 (plus ``full_adder_all16``), spec §2.
-
-    Args:
-      name: one of :data:`CIRCUITS`.
-      num_wires, num_gates: override the default (W, G) of the task.
-      eps: inside the logs of the binary cross-entropy.
-    """
-    if name not in CIRCUITS:
-        raise ValueError(f"name must be one of {CIRCUITS}, got {name!r}")
-    w, g, o, rows = _circuit_examples(name)
-    w = w if num_wires is None else num_wires
-    g = g if num_gates is None else num_gates
-    x = np.asarray([r[0] for r in rows], np.float32)
-    y = np.asarray([r[1] for r in rows], np.float32)
-    return circuit_task(w, g, o, x, y, name=name, eps=eps)
-
-
-def simulate_circuit(program: Mapping[str, np.ndarray], inputs, num_wires: int,
-                     num_outputs: int) -> np.ndarray:
-    """Plain-Python (NumPy) execution of a discrete circuit, ``[num_examples, O]`` int.
-
-    Used to verify solutions found by other means (e.g. Z3)."""
-    out = []
-    for row in np.asarray(inputs, int).tolist():
-        wires = list(row) + [0] * (num_wires - len(row))
-        for t, i1, i2, o in zip(*(np.asarray(program[k]).tolist()
-                                  for k in ("type", "in1", "in2", "out"))):
-            a, b = wires[i1], wires[i2]
-            wires[o] = (a & b, a | b, a ^ b, 1 - a, a)[t]
-        out.append(wires[:num_outputs])
-    return np.asarray(out, int)
-
-
-def dnf_task(key: jax.Array, num_inputs: int = 10, num_rules: int = 4,
-             num_true_rules: int = 3, min_literals: int = 2, max_literals: int = 4,
-             eps: float = 1e-7) -> ProgramTask:
-    """Learning a DNF over ``num_inputs`` bits from its full truth table (spec §3).
-
-    Parameters: ``"W" [2n, num_rules]`` binary (literal i used in rule j; literals are
-    ``z = [x, 1 - x]``) and ``"S" [num_rules]`` binary (rule j enabled). Rule
-    ``r_j = prod_i (1 - W_ij (1 - z_i))``, output ``1 - prod_j (1 - S_j r_j)``.
-    The ground truth is a random DNF of ``num_true_rules`` rules with
-    ``min_literals..max_literals`` literals on distinct variables, drawn from ``key``;
-    data are all ``2**num_inputs`` inputs, loss binary cross-entropy.
-    """
-    if not isinstance(num_inputs, int) or not 1 <= num_inputs <= 16:
-        raise ValueError(f"num_inputs must be an int in [1, 16], got {num_inputs!r}")
-    if not isinstance(num_rules, int) or num_rules < 1:
-        raise ValueError(f"num_rules must be an int >= 1, got {num_rules!r}")
-    if not isinstance(num_true_rules, int) or not 1 <= num_true_rules <= num_rules:
-        raise ValueError(f"num_true_rules must be in [1, num_rules], got {num_true_rules!r}")
-    if not 1 <= min_literals <= max_literals <= num_inputs:
-        raise ValueError("need 1 <= min_literals <= max_literals <= num_inputs, got "
-                         f"{min_literals}, {max_literals}, {num_inputs}")
-    seed = int(jax.random.randint(key, (), 0, 2**31 - 1))
-    rng = np.random.default_rng(seed)
-    n = num_inputs
-    x = np.asarray(list(itertools.product((0, 1), repeat=n)), np.float32)  # [2^n, n]
-    z = np.concatenate([x, 1.0 - x], axis=1)  # [2^n, 2n]
-    true_w = np.zeros((2 * n, num_rules), np.int32)
-    true_s = np.zeros((num_rules,), np.int32)
-    for j in range(num_true_rules):
-        size = int(rng.integers(min_literals, max_literals + 1))
-        variables = rng.choice(n, size=size, replace=False)
-        negated = rng.integers(0, 2, size=size)
-        true_w[variables + n * negated, j] = 1
-        true_s[j] = 1
-    rules = np.prod(1 - true_w[None, :, :] * (1 - z[:, :, None]), axis=1)  # [2^n, N]
-    y = (1 - np.prod(1 - true_s[None, :] * rules, axis=1)).astype(np.float32)[:, None]
-    space = DiscreteSpace((("W", (2 * n, num_rules), 2), ("S", (num_rules,), 2)))
-    zj = jnp.asarray(z)
-    targets = jnp.asarray(y)
-
-    def predict(probs):
-        w = probs["W"][..., 1]  # [2n, N]
-        s = probs["S"][..., 1]  # [N]
-        miss = 1.0 - zj  # [E, 2n]
-        # r_j = prod_i (1 - W_ij miss_i); products of [0, 1] terms, computed directly.
-        r = jnp.prod(1.0 - w[None, :, :] * miss[:, :, None], axis=1)  # [E, N]
-        return (1.0 - jnp.prod(1.0 - s[None, :] * r, axis=1))[:, None]  # [E, 1]
-
-    def example_losses(probs):
-        return jnp.sum(_bce(predict(probs), targets, eps), axis=-1)
-
-    task = ProgramTask("dnf", space, predict, example_losses, targets, jnp.asarray(x),
-                       (("n", n), ("num_rules", num_rules), ("seed", seed)))
-    return task
-
-
-TASK_NAMES = ("parity_chain",) + CIRCUITS + ("dnf",)
-
-
-def make_task(name: str, **kwargs) -> ProgramTask:
-    """A task by name: ``"parity_chain"`` (``num_vars=K``), a circuit name, or ``"dnf"``."""
-    if name == "parity_chain":
-        return parity_chain(**kwargs)
-    if name in CIRCUITS:
-        return circuit(name, **kwargs)
-    if name == "dnf":
-        kwargs.setdefault("key", jax.random.key(0))
-        return dnf_task(**kwargs)
-    raise ValueError(f"task name must be one of {TASK_NAMES}, got {name!r}")

@@ -1,6 +1,6 @@
-"""Circuit synthesis beside GradSearch: the Z3 encodings (experiments/circuits.py) against
-exhaustive search, the satisfiability of Full Adder on all 16 inputs, and the restart batch
-(``solve_with_restarts``) against independent runs."""
+"""Circuit synthesis: the Z3 encodings (``jaxopt_lab.problems.circuit_z3``) against
+exhaustive search, the satisfiability of Full Adder on all 16 inputs, and ``minimize``'s
+vmapped restarts against independent runs."""
 
 import itertools
 
@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from jaxopt_lab.core import run
-from jaxopt_lab.gradsearch import optimizers as O
-from jaxopt_lab.problems import programs as P
+from jaxopt_lab.gradsearch import gradsearch, minimize, steps_to_solution
+from jaxopt_lab.problems import circuit_z3, circuits
 
 
 def _brute_force_solvable(task) -> bool:
@@ -21,20 +21,27 @@ def _brute_force_solvable(task) -> bool:
     return bool(np.asarray(solved).any())
 
 
+def _verify(task, program) -> bool:
+    """Plain-Python simulation of the discrete circuit on every example."""
+    meta = dict(task.meta)
+    out = circuits.simulate_circuit(program, np.asarray(task.inputs), meta["W"], meta["O"])
+    return bool((out == np.asarray(task.targets).astype(int)).all())
+
+
 def _nand(num_gates):
     rows = [([a, b], [1 - a * b]) for a, b in itertools.product((0, 1), repeat=2)]
-    return P.circuit_task(3, num_gates, 1, [r[0] for r in rows], [r[1] for r in rows])
+    return circuits.circuit_task(3, num_gates, 1, [r[0] for r in rows], [r[1] for r in rows])
 
 
 def _swap(num_gates):
     rows = [([a, b], [b, a]) for a, b in itertools.product((0, 1), repeat=2)]
-    return P.circuit_task(3, num_gates, 2, [r[0] for r in rows], [r[1] for r in rows])
+    return circuits.circuit_task(3, num_gates, 2, [r[0] for r in rows], [r[1] for r in rows])
 
 
 def _and_or(num_gates):
     # outputs [a AND b, a OR b] on 2 wires: needs a scratch wire, so unsolvable on W = 2
     rows = [([a, b], [a & b, a | b]) for a, b in itertools.product((0, 1), repeat=2)]
-    return P.circuit_task(2, num_gates, 2, [r[0] for r in rows], [r[1] for r in rows])
+    return circuits.circuit_task(2, num_gates, 2, [r[0] for r in rows], [r[1] for r in rows])
 
 
 @pytest.mark.parametrize("make,num_gates", [(_nand, 1), (_nand, 2), (_swap, 1), (_swap, 2),
@@ -44,25 +51,21 @@ def test_z3_encodings_agree_with_exhaustive_search(make, num_gates):
     sound) equals exhaustive search over all programs; every Z3 circuit is verified by
     plain-Python simulation."""
     pytest.importorskip("z3")
-    from experiments.circuits import Z3_ENCODINGS, verify, z3_synthesize
-
     task = make(num_gates)
     expected = _brute_force_solvable(task)
-    for encoding in Z3_ENCODINGS:
-        prog, _, result = z3_synthesize(task, 60.0, encoding)
+    for encoding in circuit_z3.ENCODINGS:
+        prog, result = circuit_z3.synthesize(task, timeout_s=60.0, encoding=encoding)
         assert result == ("sat" if expected else "unsat"), (encoding, result)
         if expected:
-            assert verify(task, task.space.flatten(prog))
+            assert _verify(task, prog) and bool(task.solved(task.space.flatten(prog)))
 
 
 def test_z3_symmetry_breaking_solves_the_table2_circuits():
     pytest.importorskip("z3")
-    from experiments.circuits import verify, z3_synthesize
-
     for name in ("nand", "swap", "shift", "adder"):
-        task = P.circuit(name)
-        prog, _, result = z3_synthesize(task, 60.0, "onehot_sym")
-        assert result == "sat" and verify(task, task.space.flatten(prog)), name
+        task = circuits.circuit(name)
+        prog, result = circuit_z3.synthesize(task, timeout_s=60.0)
+        assert result == "sat" and _verify(task, prog), name
 
 
 def test_full_adder_all16_is_satisfiable_with_one_scratch_wire():
@@ -76,74 +79,100 @@ def test_full_adder_all16_is_satisfiable_with_one_scratch_wire():
         "in2": [3, 3, 2, 2, 4, 4, 2, 0],
         "out": [4, 3, 1, 2, 0, 1, 0, 2],
     }  # c0 = a0 b0; s0; p = a1^b1; g = a1 b1; p c0; s1 = p^c0; c1 = g | p c0; copy s0
-    task = P.circuit("full_adder_all16")
+    task = circuits.circuit("full_adder_all16")
     rows = np.asarray(list(itertools.product((0, 1), repeat=4)))
-    out = P.simulate_circuit(prog, rows, 5, 3)
+    out = circuits.simulate_circuit(prog, rows, 5, 3)
     total = 2 * rows[:, 0] + rows[:, 1] + 2 * rows[:, 2] + rows[:, 3]
     np.testing.assert_array_equal(out[:, 0] * 4 + out[:, 1] * 2 + out[:, 2], total)
     assert bool(task.solved(task.space.flatten(prog)))
 
 
-def test_restart_batch_equals_independent_runs():
-    """``solve_with_restarts`` over the whole budget: restart i is ``core.run`` with key
-    ``fold_in(key, i)``; the success count and the fewest steps match those runs."""
-    task = P.circuit("nand")
-    method, params = O.gradsearch_plus(task)
-    key = jax.random.key(7)
-    res = O.solve_with_restarts(method, params, task.space.sample, key, 12, 200,
-                                chunk_steps=100, stop_at_first=False)
+def test_z3_bad_input():
+    with pytest.raises(ValueError, match="encoding"):
+        circuit_z3.encode(circuits.circuit("nand"), "sat")
+    with pytest.raises(ValueError, match="circuit task"):
+        from jaxopt_lab.problems import programs
+        circuit_z3.encode(programs.parity_chain(4))
+    with pytest.raises(ValueError, match="timeout_s"):
+        circuit_z3.synthesize(circuits.circuit("nand"), timeout_s=0.0)
 
+
+def _independent_runs(method, task, key, num_restarts, num_steps):
+    """Restart ``i`` of ``minimize`` as a plain ``core.run`` with key ``fold_in(key, i)``."""
     def one(i):
         k = jax.random.fold_in(key, i)
         init_key, _ = jax.random.split(k)
-        return run(method, k, task.space.sample(init_key), params, 200)[0].solved_at
+        final, trace = run(method, k, task.space.sample(init_key), params, num_steps)
+        return final.program, final.best_x, final.best_f, steps_to_solution(trace.solved)
 
-    at = np.asarray(jax.jit(jax.vmap(one))(jnp.arange(12)))
-    assert res.num_steps_run == 200 and res.num_restarts == 12
-    assert res.num_solved == int((at >= 0).sum()) > 0
-    assert res.steps == int(at[at >= 0].min())
-    assert bool(task.solved(jnp.asarray(res.program)))
-    first = O.solve_with_restarts(method, params, task.space.sample, key, 12, 200,
-                                  chunk_steps=100)
-    assert first.solved and first.steps == res.steps and first.num_steps_run == 100
+    params = gradsearch.params()
+    return [np.asarray(a) for a in jax.jit(jax.vmap(one))(jnp.arange(num_restarts))]
+
+
+def test_minimize_equals_independent_runs():
+    """``minimize``'s restart i is ``core.run`` with key ``fold_in(key, i)``; it returns the
+    program of the restart solved in the fewest steps, and counts the solved restarts."""
+    task = circuits.circuit("nand")
+    config = gradsearch.Config.plus()
+    key = jax.random.key(7)
+    res = minimize(task, key=key, config=config, num_restarts=12, max_steps=200)
+    program, _, _, at = _independent_runs(gradsearch.make(task, config), task, key, 12, 200)
+    assert int(res.stats["num_solved"]) == int((at >= 0).sum()) > 0
+    np.testing.assert_array_equal(np.asarray(res.stats["steps_to_solution"]), at)
+    first = int(np.argmin(np.where(at >= 0, at, 10**9)))
+    assert int(res.stats["restart"]) == first and int(res.stats["steps"]) == at[first]
+    np.testing.assert_array_equal(np.asarray(res.x), program[first])
+    assert bool(res.stats["solved"]) and bool(task.solved(res.x))
+    assert _verify(task, task.space.to_dict(np.asarray(res.x)))
+    assert res.trace.solved.shape == (12, 200)
+    np.testing.assert_allclose(float(res.f), float(task.program_loss(res.x)))
 
 
 @pytest.mark.slow
 def test_swap_solved_in_every_one_of_100_runs():
-    """Table 2: GradSearch+ (spec preset) solves Swap in 100 of 100 runs within 20 000
-    steps (the paper's cap is one hour per run)."""
-    task = P.circuit("swap")
-    method, params = O.gradsearch_plus(task)
+    """Table 2: GradSearch+ solves Swap in 100 of 100 runs within 20 000 steps (the paper's
+    cap is one hour per run)."""
+    task = circuits.circuit("swap")
+    method = gradsearch.make(task, gradsearch.Config.plus())
 
     def one(key):
         k1, k2 = jax.random.split(key)
-        return run(method, k2, task.space.sample(k1), params, 20000)[0]
+        final, trace = run(method, k2, task.space.sample(k1), gradsearch.params(), 20000)
+        return steps_to_solution(trace.solved), task.solved(final.program)
 
     keys = jax.vmap(lambda s: jax.random.fold_in(jax.random.key(0), s))(jnp.arange(100))
-    final = jax.jit(jax.vmap(one))(keys)
-    assert np.all(np.asarray(final.solved_at) >= 0)
-    assert np.all(np.asarray(jax.vmap(task.solved)(final.z)))
+    at, solved = jax.jit(jax.vmap(one))(keys)
+    assert np.all(np.asarray(at) >= 0) and np.all(np.asarray(solved))
 
 
-def test_restart_batch_without_solution_returns_the_best_program():
-    """On an unsatisfiable sketch (checked exhaustively) no restart is solved; the batch
-    reports the best program (``best_z``) of the restart with the smallest ``best_f``, as
+def test_minimize_without_solution_returns_the_best_program():
+    """On an unsatisfiable sketch (checked exhaustively) no restart is solved; ``minimize``
+    returns the best program (``best_x``) of the restart with the smallest ``best_f``, as
     the same restarts run one by one with ``core.run`` give it."""
     task = _and_or(2)
     assert not _brute_force_solvable(task)
-    method, params = O.gradsearch_plus(task)
-    res = O.solve_with_restarts(method, params, task.space.sample, jax.random.key(3), 8, 60,
-                                chunk_steps=30, stop_at_first=False)
-    assert not res.solved and res.num_solved == 0 and res.steps == -1
-    assert res.num_steps_run == 60
-
-    def one(i):
-        k = jax.random.fold_in(jax.random.key(3), i)
-        init_key, _ = jax.random.split(k)
-        final = run(method, k, task.space.sample(init_key), params, 60)[0]
-        return final.best_f, final.best_z
-
-    best_f, best_z = jax.jit(jax.vmap(one))(jnp.arange(8))
-    best_f = np.asarray(best_f)
+    config = gradsearch.Config.plus()
+    key = jax.random.key(3)
+    res = minimize(task, key=key, config=config, num_restarts=8, max_steps=60,
+                   keep_trace=False)
+    assert not bool(res.stats["solved"]) and int(res.stats["num_solved"]) == 0
+    assert int(res.stats["steps"]) == -1
+    _, best_x, best_f, _ = _independent_runs(gradsearch.make(task, config), task, key, 8, 60)
     assert len(np.unique(best_f)) > 1  # the restarts differ, so the choice matters
-    np.testing.assert_array_equal(res.program, np.asarray(best_z)[int(np.argmin(best_f))])
+    np.testing.assert_array_equal(np.asarray(res.x), best_x[int(np.argmin(best_f))])
+    np.testing.assert_array_equal(np.asarray(res.stats["best_f"]), best_f)
+
+
+def test_minimize_bad_input():
+    task = circuits.circuit("nand")
+    key = jax.random.key(0)
+    with pytest.raises(ValueError, match="num_restarts"):
+        minimize(task, key=key, num_restarts=0)
+    with pytest.raises(ValueError, match="method"):
+        minimize(task, key=key, method="annealing")
+    with pytest.raises(ValueError, match="stop_when_solved"):
+        minimize(task, key=key, config=gradsearch.Config(stop_when_solved=False))
+    with pytest.raises(ValueError, match="config"):
+        minimize(task, key=key, method="bop", config=gradsearch.Config())
+    with pytest.raises(ValueError, match="params.epsilon"):
+        minimize(task, key=key, params=gradsearch.params()._replace(epsilon=jnp.float32(2)))

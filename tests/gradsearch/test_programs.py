@@ -1,17 +1,16 @@
-"""Differentiable programs with one-hot parameters == exact discrete execution.
+"""Differentiable programs with one-hot parameters == exact discrete execution; a new task
+written as the how-to of ``jaxopt_lab.problems.programs`` shows; the circuit printer.
 
-The reference is a plain-Python interpreter written here, independently of
-``jaxopt_lab.problems.programs``, following the task definitions of the spec
-(shared/specs/gradsearch.md §1-3)."""
-
-import itertools
+The reference is a plain-Python interpreter written here, independently of the package,
+following the task definitions (parity chain, TerpreT's circuit model, the DNF)."""
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxopt_lab.problems import programs as P
+from jaxopt_lab import gradsearch
+from jaxopt_lab.problems import circuits, dnf, programs as P
 
 
 def python_circuit(types, in1, in2, out, row, num_wires, num_outputs):
@@ -53,9 +52,9 @@ def onehot_outputs(task, z):
     return np.asarray(task.predict(probs))
 
 
-@pytest.mark.parametrize("name", P.CIRCUITS)
+@pytest.mark.parametrize("name", circuits.CIRCUITS)
 def test_circuit_onehot_equals_python_interpreter(name):
-    task = P.circuit(name)
+    task = circuits.circuit(name)
     meta = dict(task.meta)
     rng = np.random.default_rng(0)
     inputs = np.asarray(task.inputs).astype(int)
@@ -69,7 +68,8 @@ def test_circuit_onehot_equals_python_interpreter(name):
         np.testing.assert_array_equal(out, np.asarray(ref, np.float32))  # exactly 0/1
         fits = (np.asarray(ref) == np.asarray(task.targets)).all()
         assert bool(task.solved(jnp.asarray(z))) == fits
-        np.testing.assert_array_equal(P.simulate_circuit(prog, inputs, meta["W"], meta["O"]), ref)
+        np.testing.assert_array_equal(circuits.simulate_circuit(prog, inputs, meta["W"], meta["O"]),
+                                      ref)
 
 
 def test_parity_onehot_equals_python():
@@ -82,7 +82,7 @@ def test_parity_onehot_equals_python():
 
 
 def test_dnf_onehot_equals_python():
-    task = P.dnf_task(jax.random.key(3), num_inputs=5, num_rules=3, num_true_rules=2,
+    task = dnf.dnf_task(jax.random.key(3), num_inputs=5, num_rules=3, num_true_rules=2,
                       min_literals=1, max_literals=3)
     rng = np.random.default_rng(2)
     x = np.asarray(task.inputs).astype(int)
@@ -97,21 +97,21 @@ def test_dnf_onehot_equals_python():
 
 
 def test_task_data_match_definitions():
-    adder = P.circuit("adder")
+    adder = circuits.circuit("adder")
     for row, out in zip(np.asarray(adder.inputs), np.asarray(adder.targets)):
         total = int(row.sum())
         assert out.tolist() == [total >> 1, total & 1]
-    fa = P.circuit("full_adder_all16")
+    fa = circuits.circuit("full_adder_all16")
     assert fa.inputs.shape == (16, 4)
     for row, out in zip(np.asarray(fa.inputs).astype(int), np.asarray(fa.targets).astype(int)):
         s = 2 * row[0] + row[1] + 2 * row[2] + row[3]
         assert out.tolist() == [(s >> 2) & 1, (s >> 1) & 1, s & 1]
-    shift = P.circuit("shift")
+    shift = circuits.circuit("shift")
     for row, out in zip(np.asarray(shift.inputs), np.asarray(shift.targets)):
         c, u, v = row
         assert out.tolist() == ([c, v, u] if c else [c, u, v])
     # search space sizes of spec §2 (log10)
-    sizes = {n: P.circuit(n).space.log10_size for n in P.CIRCUITS}
+    sizes = {n: circuits.circuit(n).space.log10_size for n in circuits.CIRCUITS}
     np.testing.assert_allclose([sizes[n] for n in ("nand", "swap", "shift", "full_adder")],
                                [4.26, 6.39, 12.53, 22.37], atol=0.01)
 
@@ -124,45 +124,100 @@ def test_hand_written_solutions_fit():
     # g2: w1 = XOR(w3, w2)       (sum)
     # g3: w3 = AND(w3, w2)       ((a^b)&c)
     # g4: w0 = OR(w0, w3)        (carry)
-    adder = P.circuit("adder")
+    adder = circuits.circuit("adder")
     prog = {"type": [2, 0, 2, 0, 1], "in1": [0, 0, 3, 3, 0], "in2": [1, 1, 2, 2, 3],
             "out": [3, 0, 1, 3, 0]}
     z = adder.space.flatten(prog)
     assert bool(adder.solved(z))
-    assert float(adder.loss_flat(P.onehot(adder.space, z))) < 1e-5
-    nand = P.circuit("nand")
+    assert float(adder.program_loss(z)) < 1e-5
+    nand = circuits.circuit("nand")
     z = nand.space.flatten({"type": [0, 3], "in1": [0, 0], "in2": [1, 0], "out": [0, 0]})
     assert bool(nand.solved(z))
 
 
+def test_circuit_printer():
+    """The hand-written 1-bit full adder above and NAND, printed gate by gate."""
+    adder = circuits.circuit("adder")
+    prog = {"type": [2, 0, 2, 0, 1], "in1": [0, 0, 3, 3, 0], "in2": [1, 1, 2, 2, 3],
+            "out": [3, 0, 1, 3, 0]}
+    assert circuits.format_circuit(adder, prog) == "\n".join([
+        "w3 <- XOR(w0, w1)", "w0 <- AND(w0, w1)", "w1 <- XOR(w3, w2)", "w3 <- AND(w3, w2)",
+        "w0 <- OR(w0, w3)"])
+    nand = circuits.circuit("nand")
+    z = nand.space.flatten({"type": [4, 3], "in1": [2, 0], "in2": [1, 0], "out": [1, 0]})
+    assert circuits.format_circuit(nand, z) == "w1 <- w2\nw0 <- NOT(w0)"
+    with pytest.raises(ValueError, match="program"):
+        circuits.format_circuit(nand, np.zeros(7, np.int32))
+
+
+def _gate_task():
+    """The how-to's task (programs module docstring): choose a two-input gate in
+    {AND, OR, XOR} and whether to negate it; the examples are NAND."""
+    inputs = jnp.asarray([[0, 0], [0, 1], [1, 0], [1, 1]], jnp.float32)
+    targets = jnp.asarray([[1], [1], [1], [0]], jnp.float32)
+    space = P.DiscreteSpace((("op", (1,), 3), ("negate", (1,), 2)))
+
+    def predict(probs):
+        a, b = inputs[:, 0], inputs[:, 1]
+        gates = jnp.stack([a * b, a + b - a * b, a + b - 2 * a * b], axis=-1)  # AND OR XOR
+        r = gates @ probs["op"][0]
+        return (probs["negate"][0, 0] * r + probs["negate"][0, 1] * (1 - r))[:, None]
+
+    return P.bce_task("gate", space, predict, inputs, targets)
+
+
+def test_new_task_as_the_how_to_shows():
+    """A task written as the how-to says, solved by GradSearch, checked against brute force
+    over its 6 programs with a plain-Python interpreter."""
+    task = _gate_task()
+    gates = (lambda a, b: a & b, lambda a, b: a | b, lambda a, b: a ^ b)
+    rows = [(0, 0), (0, 1), (1, 0), (1, 1)]
+    fits = {(op, neg) for op in range(3) for neg in range(2)
+            if all((gates[op](a, b) ^ neg) == 1 - (a & b) for a, b in rows)}
+    assert fits == {(0, 1)}  # only NOT(AND)
+    for op in range(3):
+        for neg in range(2):
+            z = jnp.asarray([op, neg], jnp.int32)
+            assert bool(task.solved(z)) == ((op, neg) in fits)
+    result = gradsearch.minimize(task, key=jax.random.key(0), num_restarts=8, max_steps=50)
+    assert bool(result.stats["solved"])
+    assert tuple(np.asarray(result.x).tolist()) in fits
+    program = {k: np.asarray(v).tolist() for k, v in task.space.to_dict(result.x).items()}
+    assert program == {"op": [0], "negate": [1]}
+    assert float(result.f) < 1e-5
+
+
 def test_bad_input():
+    with pytest.raises(ValueError, match="predict must return a real array of shape"):
+        P.bce_task("bad", P.DiscreteSpace((("a", (1,), 2),)), lambda probs: probs["a"],
+                   [[0]], [[1]])
+    with pytest.raises(ValueError, match="space"):
+        P.bce_task("bad", (("a", (1,), 2),), lambda probs: probs["a"], [[0]], [[1]])
     with pytest.raises(ValueError, match="name"):
-        P.make_task("xor_tree")
-    with pytest.raises(ValueError, match="name"):
-        P.circuit("adder4")
+        circuits.circuit("adder4")
     with pytest.raises(ValueError, match="num_outputs"):
-        P.circuit_task(3, 2, 1, [[0, 1]], [[1, 0]])
+        circuits.circuit_task(3, 2, 1, [[0, 1]], [[1, 0]])
     with pytest.raises(ValueError, match="num_wires"):
-        P.circuit_task(2, 2, 1, [[0, 1, 1]], [[1]])
+        circuits.circuit_task(2, 2, 1, [[0, 1, 1]], [[1]])
     with pytest.raises(ValueError, match="inconsistent"):
-        P.circuit_task(3, 2, 1, [[0, 1], [0, 1]], [[1], [0]])
+        circuits.circuit_task(3, 2, 1, [[0, 1], [0, 1]], [[1], [0]])
     with pytest.raises(ValueError, match="0/1"):
-        P.circuit_task(3, 2, 1, [[0, 2]], [[1]])
+        circuits.circuit_task(3, 2, 1, [[0, 2]], [[1]])
     with pytest.raises(ValueError, match="num_vars"):
         P.parity_chain(1)
-    nand = P.circuit("nand")
-    with pytest.raises(ValueError, match="cardinality"):
+    nand = circuits.circuit("nand")
+    with pytest.raises(ValueError, match=r"x0\[0\] = 5 is outside"):
         nand.space.check(np.asarray([5, 0, 0, 0, 0, 0, 0, 0]))
     with pytest.raises(ValueError, match="shape"):
         nand.space.check(np.zeros(7, np.int32))
     prog = {"type": [0, 3], "in1": [0, 0], "in2": [1, 0], "out": [0, 3]}  # wire 3 of W = 3
-    with pytest.raises(ValueError, match="cardinality"):
+    with pytest.raises(ValueError, match=r"assignment\[7\] = 3 is outside"):
         nand.space.flatten(prog)
     with pytest.raises(ValueError, match="missing"):
         nand.space.flatten({"type": [0, 3]})
     with pytest.raises(ValueError, match="outputs"):  # output width does not match O
-        P.circuit_task(3, 2, 2, [[0, 1]], [[1]])
+        circuits.circuit_task(3, 2, 2, [[0, 1]], [[1]])
     with pytest.raises(ValueError, match="num_inputs"):
-        P.dnf_task(jax.random.key(0), num_inputs=0)
-    with pytest.raises(ValueError, match="cardinality"):
+        dnf.dnf_task(jax.random.key(0), num_inputs=0)
+    with pytest.raises(ValueError, match="num_values"):
         P.DiscreteSpace((("x", (3,), 1),))

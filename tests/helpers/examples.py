@@ -42,6 +42,8 @@ class Example:
         message matches ``match``, beside the generic bad inputs of the contract test.
       nonscalar_objective: an objective of the wrong output shape for ``make``, or
         ``None`` where ``make`` takes no plain objective.
+      deterministic: the method draws no random numbers after its start point (``key`` is
+        unused), so different keys must give the same run instead of different ones.
     """
 
     module: ModuleType
@@ -54,6 +56,7 @@ class Example:
     best_x_shape: tuple | None = None
     extra_bad_inputs: tuple = ()
     nonscalar_objective: Callable | None = None
+    deterministic: bool = False
 
     @property
     def method(self):

@@ -1,5 +1,7 @@
-"""Move estimates, GradSearch rules, Bop/STE identities, brute force on NAND."""
+"""Move estimates, GradSearch's variants, Bop (and the discrete view of STE) against
+reference implementations, brute force on NAND."""
 
+import dataclasses
 import itertools
 
 import jax
@@ -9,8 +11,8 @@ import pytest
 from scipy import stats
 
 from jaxopt_lab.core import run as _run
-from jaxopt_lab.gradsearch import moves, optimizers as O
-from jaxopt_lab.problems import programs as P
+from jaxopt_lab.gradsearch import bop, gradsearch, moves, steps_to_solution
+from jaxopt_lab.problems import circuits, programs as P
 
 
 def run(method, key, x0, params, num_steps):
@@ -22,7 +24,7 @@ def test_taylor_exact_where_the_program_is_linear():
     """The switch rule is exact for moves of a variable the loss is linear in: every
     parameter of the last circuit gate (a loss linear in the outputs), and every variable
     of the parity chain for the loss sum_i P(y_i = 1)."""
-    task = P.circuit("shift")
+    task = circuits.circuit("shift")
     space = task.space
     valid = jnp.asarray(space.valid)
     num_gates = dict(task.meta)["G"]
@@ -36,7 +38,7 @@ def test_taylor_exact_where_the_program_is_linear():
     exact_fn = jax.jit(lambda z: moves.exact_move_deltas(linear_loss, z, valid))
     for _ in range(4):
         z = jnp.asarray(rng.integers(0, space.cards), jnp.int32)
-        grad = grad_fn(moves.onehot_padded(z, space.max_card))
+        grad = grad_fn(P.onehot(space, z))
         est = np.asarray(moves.switch_estimates(grad, z))[last_gate]
         exact = np.asarray(exact_fn(z))[last_gate]
         mask = np.asarray(moves.candidate_mask(z, valid))[last_gate]
@@ -51,7 +53,7 @@ def test_taylor_exact_where_the_program_is_linear():
     exact_fn = jax.jit(lambda z: moves.exact_move_deltas(p_one, z, jnp.asarray(chain.space.valid)))
     for _ in range(4):
         z = jnp.asarray(rng.integers(0, 2, 9), jnp.int32)
-        grad = grad_fn(moves.onehot_padded(z, 2))
+        grad = grad_fn(P.onehot(chain.space, z))
         est = np.asarray(moves.switch_estimates(grad, z))
         exact = np.asarray(exact_fn(z))
         idx = np.arange(9)
@@ -76,7 +78,7 @@ def test_taylor_lower_bounds_parity_log_loss_and_ranks_signs():
     scalar_grad = jax.jit(jax.grad(scalar_loss))
     for _ in range(5):
         z = jnp.asarray(rng.integers(0, 2, 11), jnp.int32)
-        grad = grad_fn(moves.onehot_padded(z, 2))
+        grad = grad_fn(P.onehot(space, z))
         est = np.asarray(moves.switch_estimates(grad, z))
         exact = np.asarray(exact_fn(z))
         flip = np.asarray(moves.flip_estimates(scalar_grad(z.astype(jnp.float32)),
@@ -114,12 +116,12 @@ def _constant_task(num_vars=3, card=3, value=2.0):
 
 def test_greedy_step_uniform_over_tied_moves():
     task = _constant_task()
-    method = O.make(task, O.GradSearchConfig("greedy"))
-    params = O.make_params()
+    method = gradsearch.make(task, gradsearch.Config())
+    params = gradsearch.params()
     z0 = jnp.asarray([0, 1, 2], jnp.int32)
     state = jax.jit(method.init)(jax.random.key(0), z0, params)
     keys = jax.random.split(jax.random.key(1), 3000)
-    new = jax.jit(jax.vmap(lambda k: method.step(k, state, params)[0].z))(keys)
+    new = jax.jit(jax.vmap(lambda k: method.step(k, state, params)[0].program))(keys)
     new = np.asarray(new)
     assert np.all(np.sum(new != np.asarray(z0), axis=1) == 1)  # exactly one move, applied
     codes = [tuple(r) for r in new.tolist()]
@@ -131,19 +133,19 @@ def test_greedy_step_uniform_over_tied_moves():
 def test_brute_force_nand():
     """Exhaustive search over all 5^2 * 3^6 NAND programs: epsilon-greedy GradSearch finds
     only true solutions, in every run (and the solved flag agrees with brute force)."""
-    task = P.circuit("nand")
+    task = circuits.circuit("nand")
     cards = task.space.cards
     allz = np.asarray(list(itertools.product(*[range(c) for c in cards])), np.int32)
     solved = np.asarray(jax.jit(jax.vmap(task.solved))(jnp.asarray(allz)))
     solutions = {tuple(z) for z in allz[solved].tolist()}
     assert 0 < len(solutions) < len(allz)
-    method = O.make(task, O.GradSearchConfig("greedy"))
-    params = O.make_params(epsilon=0.1)
+    method = gradsearch.make(task, gradsearch.Config(epsilon_greedy=True))
+    params = gradsearch.params(epsilon=0.1)
 
     def one(key):
         k1, k2 = jax.random.split(key)
-        final, _ = run(method, k2, task.space.sample(k1), params, 1000)
-        return final.z, final.solved_at
+        final, trace = run(method, k2, task.space.sample(k1), params, 1000)
+        return final.program, steps_to_solution(trace.solved)
 
     zs, at = jax.jit(jax.vmap(one))(jax.random.split(jax.random.key(0), 64))
     zs, at = np.asarray(zs), np.asarray(at)
@@ -152,33 +154,38 @@ def test_brute_force_nand():
         assert tuple(z) in solutions
 
 
-def _parity_state(rule, beta, threshold=0.0, k=16):
+def _parity(k=16):
     task = P.parity_chain(k)
-    method = O.make(task, O.GradSearchConfig(rule))
-    return task, method, O.make_params(beta=beta, threshold=threshold)
+
+    def loss_of_bits(x):  # binary x stored as reals
+        return task.loss({"x": jnp.stack([1 - x, x], -1)})
+
+    return task, jax.jit(jax.grad(loss_of_bits))
 
 
-def test_ste_threshold_zero_flips_exactly_the_negative_estimates():
-    task, method, params = _parity_state("threshold", 1.0, 0.0)
-    rng = np.random.default_rng(0)
-    z0 = jnp.asarray(rng.integers(0, 2, 15), jnp.int32)
+def test_bop_with_gamma_one_tau_zero_flips_exactly_the_negative_estimates():
+    """The discrete view of STE (Algorithm 2, threshold 0, no averaging) is Bop with
+    gamma = 1, tau = 0: one step flips exactly the bits whose flip estimate
+    (1 - 2x) dL/dx is negative."""
+    task, grad_fn = _parity()
+    method = bop.make(task)
+    params = bop.params(gamma=1.0, tau=0.0)
+    z0 = jnp.asarray(np.random.default_rng(0).integers(0, 2, 15), jnp.int32)
     state = jax.jit(method.init)(jax.random.key(0), z0, params)
     new, _ = jax.jit(method.step)(jax.random.key(1), state, params)
     x = z0.astype(jnp.float32)
-    dldx = jax.grad(lambda x: task.loss({"x": jnp.stack([1 - x, x], -1)}))(x)
-    flip = np.asarray(moves.flip_estimates(dldx, x)) < 0
-    np.testing.assert_array_equal(np.asarray(new.z), np.where(flip, 1 - z0, z0))
+    flip = np.asarray(moves.flip_estimates(grad_fn(x), x)) < 0
+    np.testing.assert_array_equal(np.asarray(new.program), np.where(flip, 1 - z0, z0))
 
 
 def test_bop_equals_reference_implementation():
-    """Our threshold rule == Bop as published (Helwegen et al. 2019) in the {0,1}
-    convention: m <- (1-gamma) m + gamma g; flip iff |m| > tau and sign(m) = sign(2x-1)."""
+    """Bop as published (Helwegen et al. 2019) in the {0,1} convention: m <- (1-gamma) m +
+    gamma g with g = dL/dx; flip iff |m| > tau and sign(m) = sign(2x-1)."""
     gamma, tau = 0.05, 0.2
-    task, method, params = _parity_state("threshold", gamma, tau, k=10)
+    task, grad_fn = _parity(10)
+    method = bop.make(task)
     z0 = jnp.asarray([1, 0, 1, 1, 0, 0, 1, 1, 0], jnp.int32)
-    final, trace = run(method, jax.random.key(3), z0, params, 25)
-
-    grad_fn = jax.jit(jax.grad(lambda x: task.loss({"x": jnp.stack([1 - x, x], -1)})))
+    final, trace = run(method, jax.random.key(3), z0, bop.params(gamma=gamma, tau=tau), 25)
     x = np.asarray(z0)
     m = np.zeros(9)
     for _ in range(25):
@@ -188,42 +195,61 @@ def test_bop_equals_reference_implementation():
         m = (1 - gamma) * m + gamma * g
         flip = (np.abs(m) > tau) & (np.sign(m) == np.sign(2 * x - 1))
         x = np.where(flip, 1 - x, x)
-    np.testing.assert_array_equal(np.asarray(final.z), x)
+    np.testing.assert_array_equal(np.asarray(final.program), x)
+    assert np.asarray(trace.num_moved).sum() > 0
 
 
 @pytest.mark.parametrize("rule", ["avg_grad", "avg_move"])
 def test_running_average_with_beta_one_is_greedy(rule):
     task = P.parity_chain(12)
     z0 = jnp.asarray(np.random.default_rng(4).integers(0, 2, 11), jnp.int32)
-    greedy, gp = O.gradsearch(task)
-    avg = O.make(task, O.GradSearchConfig(rule))
-    a, _ = run(greedy, jax.random.key(5), z0, gp, 30)
-    b, _ = run(avg, jax.random.key(5), z0, O.make_params(beta=1.0), 30)
-    np.testing.assert_array_equal(np.asarray(a.z), np.asarray(b.z))
-    assert int(a.solved_at) == int(b.solved_at)
+    greedy = gradsearch.make(task, gradsearch.Config())
+    avg = gradsearch.make(task, gradsearch.Config(rule=rule))
+    a, ta = run(greedy, jax.random.key(5), z0, gradsearch.params(), 30)
+    b, tb = run(avg, jax.random.key(5), z0, gradsearch.params(beta=1.0), 30)
+    np.testing.assert_array_equal(np.asarray(a.program), np.asarray(b.program))
+    np.testing.assert_array_equal(np.asarray(ta.solved), np.asarray(tb.solved))
 
 
 def test_epsilon_one_is_random_walk_and_stop_when_solved():
     task = P.parity_chain(9)
-    method = O.make(task, O.GradSearchConfig("greedy", stop_when_solved=False))
+    method = gradsearch.make(task, gradsearch.Config(epsilon_greedy=True,
+                                                     stop_when_solved=False))
     final, trace = run(method, jax.random.key(0), task.space.sample(jax.random.key(1)),
-                       O.make_params(epsilon=1.0), 20)
+                       gradsearch.params(epsilon=1.0), 20)
     assert np.all(np.asarray(trace.num_moved) == 1) and np.all(np.asarray(trace.random))
     # a solved start never moves
-    nand = P.circuit("nand")
+    nand = circuits.circuit("nand")
     z = nand.space.flatten({"type": [0, 3], "in1": [0, 0], "in2": [1, 0], "out": [0, 0]})
-    method, params = O.gradsearch_plus(nand)
-    final, trace = run(method, jax.random.key(0), z, params, 10)
-    np.testing.assert_array_equal(np.asarray(final.z), np.asarray(z))
-    assert int(final.solved_at) == 0
+    method = gradsearch.make(nand, gradsearch.Config.plus())
+    final, trace = run(method, jax.random.key(0), z, gradsearch.params(), 10)
+    np.testing.assert_array_equal(np.asarray(final.program), np.asarray(z))
+    assert int(steps_to_solution(trace.solved)) == 0
+    assert np.all(np.asarray(trace.num_moved) == 0)
 
 
 def test_loss_scaling_schedule():
     task = _constant_task()
-    method = O.make(task, O.GradSearchConfig("greedy", loss_scaling=True, stall_steps=5))
+    method = gradsearch.make(task, gradsearch.Config(loss_scaling=True, stall_steps=5))
     final, _ = run(method, jax.random.key(0), jnp.asarray([0, 1, 2], jnp.int32),
-                   O.make_params(), 20)
+                   gradsearch.params(), 20)
     assert float(jnp.sum(final.log_w)) == 4.0  # one event every 5 stalled steps
+
+
+def test_soft_loss_is_the_cross_entropy_with_loss_eps():
+    """``soft_loss`` with ``loss_eps = 0.3`` runs exactly as GradSearch on the same circuit
+    built with eps 0.3 inside its own cross-entropy."""
+    config = gradsearch.Config.plus_soft()
+    soft = gradsearch.make(circuits.circuit("swap"), config)
+    own = gradsearch.make(circuits.circuit("swap", eps=0.3),
+                          dataclasses.replace(config, soft_loss=False))
+    x0 = circuits.circuit("swap").space.sample(jax.random.key(0))
+    params = gradsearch.params(beta=0.5, loss_eps=0.3)
+    a, ta = run(soft, jax.random.key(1), x0, params, 300)
+    b, tb = run(own, jax.random.key(1), x0, params, 300)
+    np.testing.assert_array_equal(np.asarray(a.program), np.asarray(b.program))
+    np.testing.assert_allclose(np.asarray(ta.f), np.asarray(tb.f), rtol=1e-6)
+    assert np.asarray(ta.num_moved).sum() > 0
 
 
 def test_smoothing_modes():
@@ -236,13 +262,14 @@ def test_smoothing_modes():
 
 
 def test_vmap_equals_loop_and_determinism():
-    task = P.circuit("nand")
-    method, params = O.gradsearch_plus(task)
+    task = circuits.circuit("nand")
+    method = gradsearch.make(task, gradsearch.Config.plus())
+    params = gradsearch.params()
 
     def one(key):
         k1, k2 = jax.random.split(key)
         final, trace = run(method, k2, task.space.sample(k1), params, 40)
-        return final.z, trace.f
+        return final.program, trace.f
 
     keys = jax.random.split(jax.random.key(9), 3)
     zb, fb = jax.jit(jax.vmap(one))(keys)
@@ -257,34 +284,31 @@ def test_vmap_equals_loop_and_determinism():
 
 def test_bad_params_and_config():
     with pytest.raises(ValueError, match="epsilon"):
-        O.make_params(epsilon=1.5)
+        gradsearch.params(epsilon=1.5)
     with pytest.raises(ValueError, match="beta"):
-        O.make_params(beta=-0.1)
-    with pytest.raises(ValueError, match="threshold"):
-        O.make_params(threshold=-1.0)
+        gradsearch.params(beta=-0.1)
+    with pytest.raises(ValueError, match="loss_eps"):
+        gradsearch.params(loss_eps=0.0)
+    with pytest.raises(ValueError, match="smooth"):
+        gradsearch.params(smooth=1.0)
     with pytest.raises(ValueError, match="rule"):
-        O.GradSearchConfig("best")
+        gradsearch.Config(rule="best")
     with pytest.raises(ValueError, match="smoothing"):
-        O.GradSearchConfig(smoothing="half")
-    task = P.circuit("nand")
-    method, params = O.gradsearch(task)
-    with pytest.raises(ValueError, match="x0"):
-        method.init(jax.random.key(0), jnp.asarray([0, 0, 0, 0, 0, 0, 0, 7]), params)
-    bad = params._replace(beta=jnp.float32(2.0))
-    with pytest.raises(ValueError, match="beta"):
-        method.init(jax.random.key(0), task.space.sample(jax.random.key(0)), bad)
-    bad = params._replace(epsilon=jnp.float32(-0.5))
-    with pytest.raises(ValueError, match="epsilon"):
-        method.init(jax.random.key(0), task.space.sample(jax.random.key(0)), bad)
-    with pytest.raises(ValueError, match="epsilon"):
-        O.gradsearch_plus(task, epsilon=1.01)
-    with pytest.raises(ValueError, match="beta"):
-        O.gradsearch_avg(task, beta=1.5)
-    with pytest.raises(ValueError, match="reading"):
-        O.gradsearch_avg(task, reading="avg_loss")
+        gradsearch.Config(smoothing="half")
     with pytest.raises(ValueError, match="stall_steps"):
-        O.GradSearchConfig(loss_scaling=True, stall_steps=0)
-    with pytest.raises(ValueError, match="num_restarts"):
-        O.solve_with_restarts(method, params, task.space.sample, jax.random.key(0), 0, 10)
+        gradsearch.Config.plus(stall_steps=0)
+    with pytest.raises(ValueError, match="epsilon_greedy"):
+        gradsearch.Config(epsilon_greedy=1)
+    task = circuits.circuit("nand")
+    method, params = gradsearch.make(task), gradsearch.params()
+    x0 = task.space.sample(jax.random.key(0))
+    with pytest.raises(ValueError, match=r"x0\[7\] = 7 is outside"):
+        method.init(jax.random.key(0), jnp.asarray([0, 0, 0, 0, 0, 0, 0, 7]), params)
+    for field, value in (("beta", 2.0), ("epsilon", -0.5)):
+        bad = params._replace(**{field: jnp.float32(value)})
+        with pytest.raises(ValueError, match=f"params.{field}"):
+            method.init(jax.random.key(0), x0, bad)
     with pytest.raises(ValueError, match="x0"):  # wrong length
         method.init(jax.random.key(0), jnp.zeros((7,), jnp.int32), params)
+    with pytest.raises(ValueError, match="bop.Params"):
+        bop.make(P.parity_chain(4)).init(jax.random.key(0), jnp.zeros((3,), jnp.int32), params)
