@@ -16,8 +16,8 @@ import jax.numpy as jnp
 import numpy as np
 
 __all__ = ["concrete", "check_int", "check_bool", "check_choice", "check_number",
-           "check_array", "check_point", "check_categorical", "check_box", "check_objective", "check_dtype",
-           "check_instance", "check_params", "check_arrays_tree"]
+           "check_array", "check_point", "check_categorical", "check_box", "check_objective",
+           "check_dtype", "check_instance", "check_params", "check_arrays_tree"]
 
 
 def concrete(value) -> np.ndarray | None:
