@@ -14,8 +14,8 @@ import time
 import numpy as np
 
 from experiments.common import Experiment, main, markdown_table
-from experiments.maxent_cases import make_case
 from jaxopt_lab import maxent
+from jaxopt_lab.maxent.cases import make_case
 
 # (case, T, sigma): sigma near the value the automatic ladder settles on.
 QUICK = [("2d8_bimodal", 64, 0.32), ("2d8_coupled", 64, 0.24), ("3d6_mixed", 56, 0.34)]
@@ -25,11 +25,12 @@ REPEATS = 3
 
 
 def _timed(case, **kw):
-    maxent.solve(case.moments, case.dim, case.order, **kw)  # compile
+    config = maxent.Config(case.dim, case.order, **kw)
+    maxent.solve(case.moments, config)  # compile
     best = float("inf")
     for _ in range(REPEATS):  # best of REPEATS: the machine is shared
         start = time.perf_counter()
-        sol = maxent.solve(case.moments, case.dim, case.order, **kw)
+        sol = maxent.solve(case.moments, config)
         best = min(best, time.perf_counter() - start)
     return sol, best
 
@@ -39,19 +40,21 @@ def run(args, ctx) -> str:
     rows, records = [], []
     for name, t, sigma in (QUICK if ctx.profile == "quick" else PAPER):
         case = make_case(name)
-        kw = dict(quad_points=t, sigma=sigma, max_iterations=5000)
+        kw = dict(quad_points=t, sigma=sigma, max_steps=5000)
         bfgs, t_bfgs = _timed(case, method="bfgs", **kw)
         newton, t_newton = _timed(case, method="newton", **kw)
-        diff = float(np.max(np.abs(bfgs.multipliers - newton.multipliers)))
-        rows.append([name, f"{t}/{sigma}", bfgs.result, int(bfgs.iterations),
-                     int(bfgs.reorthonormalisations), round(t_bfgs, 3), newton.result,
-                     int(newton.iterations), round(t_newton, 3),
-                     round(t_newton / t_bfgs, 2), f"{target['low']}-{target['high']}", diff])
+        diff = float(np.max(np.abs(bfgs.value - newton.value)))
+        names = maxent.Result.names
+        rows.append([name, f"{t}/{sigma}", names(bfgs.result), int(bfgs.stats["iterations"]),
+                     int(bfgs.stats["reorthonormalisations"]), round(t_bfgs, 3),
+                     names(newton.result), int(newton.stats["iterations"]),
+                     round(t_newton, 3), round(t_newton / t_bfgs, 2),
+                     f"{target['low']}-{target['high']}", diff])
         records.append({"case": name, "T": t, "sigma": sigma, "bfgs_s": t_bfgs,
-                        "newton_s": t_newton, "bfgs_iterations": int(bfgs.iterations),
-                        "bfgs_reorth": int(bfgs.reorthonormalisations),
-                        "newton_iterations": int(newton.iterations),
-                        "bfgs_result": bfgs.result, "newton_result": newton.result,
+                        "newton_s": t_newton, "bfgs_iterations": int(bfgs.stats["iterations"]),
+                        "bfgs_reorth": int(bfgs.stats["reorthonormalisations"]),
+                        "newton_iterations": int(newton.stats["iterations"]),
+                        "bfgs_result": names(bfgs.result), "newton_result": names(newton.result),
                         "max_multiplier_difference": diff})
         print(f"{name}: bfgs {t_bfgs:.2f}s newton {t_newton:.2f}s", flush=True)
     ctx.record("table", {"cases": [r[0] for r in rows]}).write_summary({"rows": records})

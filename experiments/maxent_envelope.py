@@ -1,6 +1,6 @@
 """MaxEnt (a): the envelope table, 2D-8 / 3D-6 / 4D-4 and beyond (3D-8, 5D-4).
 
-Each case is a density with known multipliers (experiments/maxent_cases.py). We solve from
+Each case is a density with known multipliers (jaxopt_lab/maxent/cases.py). We solve from
 its reference moments with the automatic quadrature ladder and report iterations,
 reorthonormalisations, wall time after compilation (the second of two identical solves),
 moment error (refined rule, standardised frame) and the relative L2 multiplier error.
@@ -13,22 +13,22 @@ import time
 import numpy as np
 
 from experiments.common import Experiment, main, markdown_table
-from experiments.maxent_cases import BEYOND, ENVELOPE, make_case
 from jaxopt_lab import maxent
+from jaxopt_lab.maxent.cases import BEYOND, ENVELOPE, make_case
 
 QUICK = ["2d8_bimodal", "2d8_coupled", "3d6_mixed", "4d4_gauss", "4d4_mixed"]
 
 
 def _solve_case(name, moment_tol):
     case = make_case(name)
-    kw = dict(moment_tol=moment_tol)
+    config = maxent.Config(case.dim, case.order, moment_tol=moment_tol)
     start = time.perf_counter()
-    maxent.solve(case.moments, case.dim, case.order, **kw)
+    maxent.solve(case.moments, config)
     first = time.perf_counter() - start
     start = time.perf_counter()
-    sol = maxent.solve(case.moments, case.dim, case.order, **kw)
+    sol = maxent.solve(case.moments, config)
     wall = time.perf_counter() - start
-    lam_err = float(np.linalg.norm(sol.multipliers - case.multipliers)
+    lam_err = float(np.linalg.norm(sol.value - case.multipliers)
                     / np.linalg.norm(case.multipliers))
     return case, sol, first, wall, lam_err
 
@@ -44,21 +44,25 @@ def run(args, ctx) -> str:
         tol = (targets["issue_targets"]["beyond_moment_error"] if beyond
                else targets["issue_targets"]["envelope_moment_error"])
         case, sol, first, wall, lam_err = _solve_case(name, tol)
-        ok = bool(sol.converged) and sol.moment_error <= tol and (beyond or lam_err <= 1e-4)
+        result, stats = maxent.Result.names(sol.result), sol.stats
+        ok = (result == "converged" and stats["moment_error"] <= tol
+              and (beyond or lam_err <= 1e-4))
         key = f"{case.dim}d{case.order}"
         paper = ("envelope" if key in targets["envelope"] else "beyond the review")
-        rows.append([name, case.dim, case.order, len(case.moments) - 1, paper, sol.result,
-                     int(sol.iterations), int(sol.reorthonormalisations),
-                     f"{sol.quad_points}/{sol.sigma:.2f}", round(first, 2), round(wall, 2),
-                     float(sol.moment_error), lam_err, "yes" if ok else "NO"])
+        rows.append([name, case.dim, case.order, len(case.moments) - 1, paper, result,
+                     int(stats["iterations"]), int(stats["reorthonormalisations"]),
+                     f"{int(stats['quad_points'])}/{float(stats['sigma']):.2f}",
+                     round(first, 2), round(wall, 2), float(stats["moment_error"]), lam_err,
+                     "yes" if ok else "NO"])
         records.append({"case": name, "dim": case.dim, "order": case.order,
-                        "result": sol.result, "iterations": int(sol.iterations),
-                        "reorthonormalisations": int(sol.reorthonormalisations),
-                        "quad_points": sol.quad_points, "sigma": sol.sigma,
-                        "first_call_s": first, "wall_s": wall,
-                        "moment_error": float(sol.moment_error), "multiplier_error": lam_err,
-                        "description": case.description, "meets_target": ok})
-        print(f"{name}: {sol.result} {wall:.2f}s merr={sol.moment_error:.1e} "
+                        "result": result, "iterations": int(stats["iterations"]),
+                        "reorthonormalisations": int(stats["reorthonormalisations"]),
+                        "quad_points": int(stats["quad_points"]),
+                        "sigma": float(stats["sigma"]), "first_call_s": first, "wall_s": wall,
+                        "moment_error": float(stats["moment_error"]),
+                        "multiplier_error": lam_err, "description": case.description,
+                        "meets_target": ok})
+        print(f"{name}: {result} {wall:.2f}s merr={float(stats['moment_error']):.1e} "
               f"lamerr={lam_err:.1e}", flush=True)
     rec = ctx.record("table", {"cases": names})
     rec.write_summary({"rows": records})
@@ -70,7 +74,7 @@ def run(args, ctx) -> str:
         f"({env['2d8']['constraints']} constraints), 3D order 6 ({env['3d6']['constraints']}) "
         f"and 4D order 4 ({env['4d4']['constraints']}); no accuracy or timing figures are "
         "printed in the review. Ours: densities with known multipliers (descriptions in "
-        "`experiments/maxent_cases.py`), automatic quadrature ladder; targets: moment error "
+        "`jaxopt_lab/maxent/cases.py`), automatic quadrature ladder; targets: moment error "
         "<= 1e-6 and multipliers within 1e-4 (relative L2) inside the envelope, moment error "
         "<= 1e-4 beyond it (the solver is run with that moment_tol). 'wall s' is the second "
         "of two identical solves (after compilation); '1st call s' includes compilation "

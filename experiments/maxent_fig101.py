@@ -93,8 +93,9 @@ def run(args, ctx) -> str:
         m = maxent.moments_from_samples(x, ORDER)
         start = time.perf_counter()
         # Sample moments carry O(n^-1/2) statistical error, so 1e-4 is ample here.
-        sol = maxent.solve(m, 2, ORDER, moment_tol=MOMENT_TOL)
+        sol = maxent.solve(m, maxent.Config(2, ORDER, moment_tol=MOMENT_TOL))
         wall = time.perf_counter() - start
+        result = maxent.Result.names(sol.result)
         lo, hi = np.quantile(x, 0.0005, axis=0), np.quantile(x, 0.9995, axis=0)
         pad = 0.15 * (hi - lo)
         lo, hi = lo - pad, hi + pad
@@ -113,14 +114,16 @@ def run(args, ctx) -> str:
             ax.imshow(data.T, origin="lower", extent=[lo[0], hi[0], lo[1], hi[1]],
                       aspect="auto", vmin=0, vmax=vmax, cmap="viridis")
             ax.set_title(f"{name}: {title}", fontsize=9)
-        rows.append([name, len(x), sol.result, int(sol.iterations),
-                     int(sol.reorthonormalisations), f"{sol.quad_points}/{sol.sigma:.2f}",
-                     float(sol.moment_error), round(wall, 2), l1])
-        records.append({"system": name, "samples": len(x), "result": sol.result,
-                        "moment_error": float(sol.moment_error), "wall_s": wall,
-                        "l1_hist_vs_estimate": l1, "entropy": float(sol.entropy)})
-        print(f"{name}: {sol.result} merr={sol.moment_error:.1e} l1={l1:.3f} {wall:.1f}s",
-              flush=True)
+        stats = sol.stats
+        rows.append([name, len(x), result, int(stats["iterations"]),
+                     int(stats["reorthonormalisations"]),
+                     f"{int(stats['quad_points'])}/{float(stats['sigma']):.2f}",
+                     float(stats["moment_error"]), round(wall, 2), l1])
+        records.append({"system": name, "samples": len(x), "result": result,
+                        "moment_error": float(stats["moment_error"]), "wall_s": wall,
+                        "l1_hist_vs_estimate": l1, "entropy": float(stats["entropy"])})
+        print(f"{name}: {result} merr={float(stats['moment_error']):.1e} l1={l1:.3f} "
+              f"{wall:.1f}s", flush=True)
     fig.tight_layout()
     fig.savefig(ctx.figure("fig10_1"), dpi=90)
     plt.close(fig)

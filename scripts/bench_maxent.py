@@ -39,10 +39,10 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import jax  # noqa: E402
 
-from experiments.maxent_cases import make_case, rotated_product  # noqa: E402
 from jaxopt_lab import maxent  # noqa: E402
-from jaxopt_lab.maxent import solver as msolver  # noqa: E402
+from jaxopt_lab.maxent import fixed_rule  # noqa: E402
 from jaxopt_lab.maxent.basis import gram_index  # noqa: E402
+from jaxopt_lab.maxent.cases import make_case, rotated_product  # noqa: E402
 from jaxopt_lab.maxent.multiindex import _monomials_np  # noqa: E402
 from jaxopt_lab.maxent.precondition import forward_moments, precondition  # noqa: E402
 from jaxopt_lab.maxent.rules import alpha_rule  # noqa: E402
@@ -107,10 +107,10 @@ class TensorPeer(Peer):
 
 
 def moment_error(lam_alpha, pre, target, dim, order, t, sigma):
-    nodes, weights = alpha_rule(msolver._reference_points(t), pre.alpha, sigma)
+    nodes, weights = alpha_rule(fixed_rule.check_points(t), pre.alpha, sigma)
     peer = TensorPeer(target, dim, order, nodes, weights)  # checked equal to Peer's sum
     mu = peer._moments(lam_alpha, order)
-    return float(msolver._moment_error(mu, target, pre.white_scale))
+    return float(fixed_rule.moment_error(mu, target, dim, order))
 
 
 def _best_time(fn, repeats):
@@ -124,29 +124,32 @@ def _best_time(fn, repeats):
 
 def bench_case(name, repeats, methods, peers, peer_budget):
     case = make_case(name)
+    config = maxent.Config(case.dim, case.order)
     start = time.perf_counter()
-    sol = maxent.solve(case.moments, case.dim, case.order)  # compiles every rung
+    sol = maxent.solve(case.moments, config)  # compiles every rung
     first = time.perf_counter() - start
-    sol, auto_s = _best_time(lambda: maxent.solve(case.moments, case.dim, case.order), repeats)
-    out = {"case": name, "K": len(case.moments), "T": sol.quad_points, "sigma": sol.sigma,
-           "auto_first_s": first, "auto_s": auto_s, "auto_err": float(sol.moment_error),
-           "auto_result": sol.result, "auto_iterations": int(sol.iterations)}
-    kw = dict(quad_points=sol.quad_points, sigma=sol.sigma)
+    sol, auto_s = _best_time(lambda: maxent.solve(case.moments, config), repeats)
+    t, sigma = int(sol.stats["quad_points"]), float(sol.stats["sigma"])
+    out = {"case": name, "K": len(case.moments), "T": t, "sigma": sigma,
+           "auto_first_s": first, "auto_s": auto_s,
+           "auto_err": float(sol.stats["moment_error"]),
+           "auto_result": maxent.Result.names(sol.result),
+           "auto_iterations": int(sol.stats["iterations"])}
     for method in methods:
-        fixed = maxent.solve(case.moments, case.dim, case.order, method=method, **kw)
-        fixed, wall = _best_time(
-            lambda: maxent.solve(case.moments, case.dim, case.order, method=method, **kw),
-            repeats)
+        fixed_config = maxent.Config(case.dim, case.order, quad_points=t, sigma=sigma,
+                                     method=method)
+        fixed = maxent.solve(case.moments, fixed_config)
+        fixed, wall = _best_time(lambda: maxent.solve(case.moments, fixed_config), repeats)
         out[f"{method}_s"] = wall
-        out[f"{method}_err"] = float(fixed.moment_error)
-        out[f"{method}_iterations"] = int(fixed.iterations)
-        out[f"{method}_result"] = fixed.result
+        out[f"{method}_err"] = float(fixed.stats["moment_error"])
+        out[f"{method}_iterations"] = int(fixed.stats["iterations"])
+        out[f"{method}_result"] = maxent.Result.names(fixed.result)
     pre = precondition(case.moments, case.dim, case.order)
     target = forward_moments(pre, case.moments)
-    nodes, weights = alpha_rule(sol.quad_points, pre.alpha, sol.sigma)
-    lam0 = msolver._gaussian_start(case.dim, case.order, pre.alpha)
+    nodes, weights = alpha_rule(t, pre.alpha, sigma)
+    lam0 = fixed_rule.gaussian_start(case.dim, case.order)
     for kind in peers:
-        if kind == "monomial" and sol.quad_points ** case.dim > peer_budget:
+        if kind == "monomial" and t ** case.dim > peer_budget:
             continue  # the point-by-point peer would take many minutes on this grid
         for method in ("trust-exact", "BFGS"):
             cls = TensorPeer if kind == "tensor" else Peer
@@ -157,8 +160,7 @@ def bench_case(name, repeats, methods, peers, peer_budget):
                                           hess=peer.hess if method == "trust-exact" else None,
                                           options=opts)
             wall = time.perf_counter() - start
-            err = moment_error(res.x, pre, target, case.dim, case.order, sol.quad_points,
-                               sol.sigma)
+            err = moment_error(res.x, pre, target, case.dim, case.order, t, sigma)
             out[f"{kind}/{method}_s"] = wall
             out[f"{kind}/{method}_err"] = err
             out[f"{kind}/{method}_evals"] = peer.evals
@@ -176,16 +178,16 @@ def bench_batch(batch, repeats, methods):
     moments = np.stack(moments)
     rows = []
     for method in methods:
-        kw = dict(quad_points=48, sigma=0.45, method=method)
+        config = maxent.Config(2, 4, quad_points=48, sigma=0.45, method=method)
         start = time.perf_counter()
-        sol = maxent.solve_batch(moments, 2, 4, **kw)
+        sol = maxent.solve_batch(moments, config)
         first = time.perf_counter() - start
-        sol, wall = _best_time(lambda: maxent.solve_batch(moments, 2, 4, **kw), repeats)
+        sol, wall = _best_time(lambda: maxent.solve_batch(moments, config), repeats)
         rows.append({"method": method, "batch": batch, "first_s": first, "s": wall,
                      "solves_per_s": batch / wall,
-                     "converged": float(np.mean(sol.converged)),
-                     "max_moment_error": float(np.max(sol.moment_error)),
-                     "max_iterations": int(np.max(sol.iterations))})
+                     "converged": float(np.mean(sol.result == int(maxent.Result.converged))),
+                     "max_moment_error": float(np.max(sol.stats["moment_error"])),
+                     "max_iterations": int(np.max(sol.stats["iterations"]))})
     return rows
 
 

@@ -16,6 +16,8 @@ import math
 import jax.numpy as jnp
 import numpy as np
 
+from jaxopt_lab import _checks
+
 __all__ = [
     "multi_indices",
     "num_multi_indices",
@@ -26,11 +28,9 @@ __all__ = [
 ]
 
 
-def _check_dim_order(dim, order, *, min_order=0):
-    if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or dim < 1:
-        raise ValueError(f"dim must be an int >= 1, got {dim!r}")
-    if isinstance(order, bool) or not isinstance(order, (int, np.integer)) or order < min_order:
-        raise ValueError(f"order must be an int >= {min_order}, got {order!r}")
+def _check_dim_order(dim, order):
+    _checks.check_int(dim, "dim", minimum=1)
+    _checks.check_int(order, "order", minimum=0)
     return int(dim), int(order)
 
 
@@ -151,8 +151,7 @@ def moments_from_samples(x, order: int, *, chunk_size: int = 65536) -> np.ndarra
         raise ValueError(f"x must be a [num_samples, dim] array with num_samples >= 1, "
                          f"got shape {x.shape}")
     _check_dim_order(x.shape[1], order)
-    if not np.all(np.isfinite(x)):
-        raise ValueError("x must be finite (found NaN or inf)")
+    _checks.check_array(x, "x")
     total = np.zeros(num_multi_indices(x.shape[1], order))
     for start in range(0, x.shape[0], chunk_size):
         total += _monomials_np(x[start:start + chunk_size], order).sum(axis=0)

@@ -34,7 +34,9 @@ __all__ = [
     "linear_matrix",
     "alpha",
     "alpha_matrix",
+    "degenerate",
     "whitening",
+    "covariance",
     "Preconditioner",
     "precondition",
     "forward_moments",
@@ -118,6 +120,16 @@ def alpha_matrix(dim: int, order: int, scale: float) -> np.ndarray:
     return np.diag(float(scale) ** (-degrees.astype(np.float64)))
 
 
+def _not_positive(evals):
+    return ~(evals.min(axis=-1) > 1e-12 * np.maximum(np.abs(evals).max(axis=-1), 1e-300))
+
+
+def degenerate(cov) -> np.ndarray:
+    """``[...]`` True where a covariance ``[..., dim, dim]`` is not positive definite."""
+    cov = np.asarray(cov, dtype=np.float64)
+    return _not_positive(np.linalg.eigvalsh(0.5 * (cov + np.swapaxes(cov, -1, -2))))
+
+
 def whitening(cov) -> tuple[np.ndarray, float]:
     """(4.4): ``A = Lambda^{-1/2} E^T`` for ``cov = E Lambda E^T``; returns ``(A, ln|det A|)``.
 
@@ -126,8 +138,7 @@ def whitening(cov) -> tuple[np.ndarray, float]:
     """
     cov = np.asarray(cov, dtype=np.float64)
     evals, evecs = np.linalg.eigh(0.5 * (cov + np.swapaxes(cov, -1, -2)))
-    bad = ~(evals.min(axis=-1) > 1e-12 * np.maximum(np.abs(evals).max(axis=-1), 1e-300))
-    if np.any(bad):
+    if np.any(_not_positive(evals)):
         raise ValueError(
             "moments: covariance (second central moments) is not positive definite "
             f"(smallest eigenvalue {float(np.min(evals)):.3e}); the moments are degenerate")
@@ -155,19 +166,13 @@ class Preconditioner(NamedTuple):
     white_scale: np.ndarray
 
 
-def precondition(moments, dim: int, order: int) -> Preconditioner:
-    """Builds the section-4 preconditioner from (validated) moments ``[..., K]``.
-
-    Raises:
-      ValueError: if the covariance is not positive definite.
-    """
+def covariance(moments, dim: int, order: int) -> tuple[np.ndarray, np.ndarray]:
+    """Mean ``[..., dim]`` and covariance ``[..., dim, dim]`` of moments ``[..., K]``."""
     m = np.asarray(moments, dtype=np.float64)
-    idx = _multi_indices(dim, order)
     table = _index_table(dim, order)
     unit = [table[tuple(int(v) for v in np.eye(dim, dtype=int)[k])] for k in range(dim)]
     mean = m[..., unit]
-    shift = shift_matrix(dim, order, mean)
-    centred = np.einsum("...ij,...j->...i", shift, m)
+    centred = np.einsum("...ij,...j->...i", shift_matrix(dim, order, mean), m)
     cov = np.empty(m.shape[:-1] + (dim, dim))
     for k in range(dim):
         for l in range(dim):
@@ -175,6 +180,17 @@ def precondition(moments, dim: int, order: int) -> Preconditioner:
             e[k] += 1
             e[l] += 1
             cov[..., k, l] = centred[..., table[tuple(int(v) for v in e)]]
+    return mean, cov
+
+
+def precondition(moments, dim: int, order: int) -> Preconditioner:
+    """Builds the section-4 preconditioner from (validated) moments ``[..., K]``.
+
+    Raises:
+      ValueError: if the covariance is not positive definite.
+    """
+    idx = _multi_indices(dim, order)
+    mean, cov = covariance(moments, dim, order)
     a_white, log_det_white = whitening(cov)
     scale = alpha(order)
     a = a_white / scale

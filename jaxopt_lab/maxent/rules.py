@@ -22,8 +22,9 @@ import math
 import jax.numpy as jnp
 import numpy as np
 
+from jaxopt_lab.maxent.densities import _sphere
+from jaxopt_lab.maxent.multiindex import _monomials_np, monomials
 from jaxopt_lab.quadrature import gauss_hermite, integrate_tensor
-from jaxopt_lab.maxent.multiindex import monomials
 
 __all__ = ["alpha_rule", "grid_moments", "default_chunk"]
 
@@ -88,9 +89,6 @@ def support_radius(lam_alpha, dim: int, order: int, *, drop: float = 40.0,
     ``r_max`` corresponds to ``r_max / alpha``; callers pass alpha-frame multipliers and
     read the result in the alpha frame). Host NumPy; used to place the quadrature nodes.
     """
-    from jaxopt_lab.maxent.density import _sphere
-    from jaxopt_lab.maxent.multiindex import _monomials_np
-
     lam = np.asarray(lam_alpha, np.float64)
     u = _sphere(int(dim), int(num_dirs))
     r = np.linspace(0.0, r_max, num_r)

@@ -1,4 +1,4 @@
-"""Test densities with known multipliers for the MaxEnt experiments and tests.
+"""Densities with known multipliers: held-out cases for the MaxEnt tests and experiments.
 
 Each case is ``rho(x) = exp(sum_i lambda_i x^i)`` with lambda known exactly. Two kinds:
 
@@ -22,8 +22,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from jaxopt_lab.maxent import moments_of_density, multi_indices
-from jaxopt_lab.maxent.multiindex import index_of
+from jaxopt_lab.maxent.densities import moments_of_density
+from jaxopt_lab.maxent.multiindex import index_of, multi_indices
 from jaxopt_lab.maxent.precondition import affine_matrix
 
 __all__ = ["Case", "make_case", "CASES", "ENVELOPE", "BEYOND"]

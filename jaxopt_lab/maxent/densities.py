@@ -1,7 +1,7 @@
 """Evaluating the estimate, moments of a density, and the integrability diagnostic.
 
-* :func:`density` evaluates ``exp(sum_i lambda_i x^i)`` (times the prior, for the
-  relative-entropy problem) at points.
+* :func:`density` evaluates the ``exp(sum_i lambda_i x^i)`` of a solution (times the prior,
+  for the relative-entropy problem) at points.
 * :func:`moments_of_density` integrates the moments of a density given either as
   multipliers (or a log-density function) on a box, with a tensor Gauss-Legendre rule, or as
   values on a grid, with the tensor trapezoidal rule. It is the independent reference used
@@ -16,12 +16,15 @@ from __future__ import annotations
 
 import functools
 import math
+from typing import Callable
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxopt_lab.maxent.multiindex import _check_dim_order, _monomials_np, _multi_indices
+from jaxopt_lab import _checks
+from jaxopt_lab.maxent.multiindex import (_check_dim_order, _monomials_np, _multi_indices,
+                                          monomials)
 from jaxopt_lab.quadrature import gauss_legendre, integrate_tensor
 
 __all__ = ["density", "log_density", "moments_of_density", "top_form_max", "integrability",
@@ -70,30 +73,29 @@ def integrability(multipliers, dim: int, order: int, rel_tol: float = 1e-6):
     (``max |form| <= rel_tol * max |lambda|`` on the sphere counts as zero). The density is
     integrable if that degree is even (>= 2) and its form is negative on the unit sphere
     (up to ``rel_tol * max |lambda|``: a semidefinite form with a round-off-level positive
-    part is accepted, so this is a diagnostic, not a proof).
+    part is accepted, so this is a diagnostic, not a proof). Pure JAX (it runs inside the
+    fixed-rule solve); ``multipliers`` may carry leading batch axes.
 
     Returns:
       ``(integrable [...] bool, top_value [...] float, degree [...] int)``.
     """
-    lam = np.asarray(multipliers, dtype=np.float64)
-    idx = _multi_indices(dim, order)
-    degs = idx.sum(axis=1)
-    u = _sphere(int(dim), _num_sphere_points(int(dim)))
-    mono = _monomials_np(u, order)
-    scale = np.maximum(np.abs(lam).max(axis=-1), 1e-300)
+    lam = jnp.asarray(multipliers)
+    degs = _multi_indices(dim, order).sum(axis=1)
+    mono = monomials(jnp.asarray(_sphere(int(dim), _num_sphere_points(int(dim))), lam.dtype),
+                     order)
+    scale = jnp.maximum(jnp.abs(lam).max(axis=-1), 1e-300)
     batch = lam.shape[:-1]
-    found = np.zeros(batch, bool)
-    value = np.full(batch, np.nan)
-    degree = np.zeros(batch, np.int64)
+    found = jnp.zeros(batch, bool)
+    value = jnp.full(batch, jnp.nan, lam.dtype)
+    degree = jnp.zeros(batch, jnp.int32)
     for d in range(order, 0, -1):
-        sel = degs == d
-        vals = mono[:, sel] @ lam[..., sel].T
-        vals = vals.reshape(len(u), -1).T.reshape(batch + (len(u),))
-        big = np.abs(vals).max(axis=-1) > rel_tol * scale
+        sel = np.flatnonzero(degs == d)
+        vals = lam[..., sel] @ mono[:, sel].T  # [..., num_points]
+        big = jnp.abs(vals).max(axis=-1) > rel_tol * scale
         new = big & ~found
-        value = np.where(new, vals.max(axis=-1), value)
-        degree = np.where(new, d, degree)
-        found |= big
+        value = jnp.where(new, vals.max(axis=-1), value)
+        degree = jnp.where(new, d, degree)
+        found = found | big
     # A form that is negative except for values within rel_tol * max|lambda| of zero is
     # accepted: semidefinite top forms (e.g. a Gaussian factor beside a quartic one) come out
     # of an inexact quadrature with such round-off-level positive parts.
@@ -101,27 +103,52 @@ def integrability(multipliers, dim: int, order: int, rel_tol: float = 1e-6):
     return ok, value, degree
 
 
-def log_density(solution, x) -> np.ndarray:
-    """``log rho(x)`` of a :class:`MaxEntSolution` at points ``x [..., dim]`` (float64)."""
-    x = np.asarray(x, dtype=np.float64)
-    if x.shape[-1:] != (solution.dim,):
-        raise ValueError(f"x must have shape [..., {solution.dim}], got {x.shape}")
-    lam = np.asarray(solution.multipliers)
+def _dim_order(solution) -> tuple[int, int]:
+    """``(dim, order)`` of a single :class:`jaxopt_lab.core.Solution` of maxent."""
+    lam = np.asarray(solution.value)
     if lam.ndim != 1:
-        raise ValueError("density: solution must be a single (unbatched) solution")
-    out = _monomials_np(x, solution.order) @ lam
-    if solution.prior_multipliers is not None:
-        out = out + _monomials_np(x, solution.order) @ solution.prior_multipliers
-    if solution.prior_log_density is not None:
+        raise ValueError(f"solution must be a single solution (value [K]), got value of shape "
+                         f"{lam.shape}; take row i of a batch with "
+                         "jax.tree.map(lambda a: a[i], solution)")
+    dim = int(np.shape(solution.state.mean)[-1])
+    order = 0
+    while math.comb(order + dim, dim) < lam.shape[0]:
+        order += 1
+    if math.comb(order + dim, dim) != lam.shape[0]:
+        raise ValueError(f"solution.value has length {lam.shape[0]}, not C(M + {dim}, {dim})")
+    return dim, order
+
+
+def log_density(solution, x, log_prior: Callable | None = None) -> np.ndarray:
+    """``log rho(x)`` of a maxent solution at points ``x [..., dim]``; returns ``[...]``.
+
+    Args:
+      solution: a single :class:`jaxopt_lab.core.Solution` of :func:`jaxopt_lab.maxent.solve`
+        or :func:`jaxopt_lab.maxent.relative_entropy_solve` (an exp-polynomial prior is
+        stored in ``solution.state.prior_multipliers`` and included).
+      x: ``[..., dim]`` points.
+      log_prior: the ``log Pi(x[dim])`` given to ``relative_entropy_solve`` as
+        ``prior_log_density`` (JAX-traceable), else None.
+    """
+    dim, order = _dim_order(solution)
+    try:
+        x = np.asarray(x, dtype=np.float64)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"x must be a numeric array [..., {dim}]") from err
+    if x.shape[-1:] != (dim,):
+        raise ValueError(f"x must have shape [..., {dim}], got {x.shape}")
+    lam = np.asarray(solution.value) + np.asarray(solution.state.prior_multipliers)
+    out = _monomials_np(x, order) @ lam
+    if log_prior is not None:
         with jax.enable_x64(True):
-            lp = jax.vmap(solution.prior_log_density)(jnp.asarray(x.reshape(-1, x.shape[-1])))
+            lp = jax.vmap(log_prior)(jnp.asarray(x.reshape(-1, dim)))
             out = out + np.asarray(lp, np.float64).reshape(x.shape[:-1])
     return out
 
 
-def density(solution, x) -> np.ndarray:
-    """The maximum-entropy estimate ``rho(x)`` at ``x [..., dim]``; returns ``[...]``."""
-    return np.exp(log_density(solution, x))
+def density(solution, x, log_prior: Callable | None = None) -> np.ndarray:
+    """The maximum-entropy estimate ``rho(x)`` at ``x [..., dim]`` (see :func:`log_density`)."""
+    return np.exp(log_density(solution, x, log_prior))
 
 
 def moments_of_density(order: int, *, dim: int | None = None, multipliers=None,
@@ -156,8 +183,7 @@ def moments_of_density(order: int, *, dim: int | None = None, multipliers=None,
                              f"got {vals.shape}")
         if any(g.ndim != 1 or len(g) < 2 or np.any(np.diff(g) <= 0) for g in axes):
             raise ValueError("grid must be 1-D strictly ascending arrays of length >= 2")
-        if not np.all(np.isfinite(vals)):
-            raise ValueError("values must be finite")
+        _checks.check_array(vals, "values")
         d = len(axes)
         _check_dim_order(d, order)
         wts = []
@@ -177,10 +203,10 @@ def moments_of_density(order: int, *, dim: int | None = None, multipliers=None,
     if dim is None:
         raise ValueError("dim is required for the function form")
     dim, order = _check_dim_order(dim, order)
+    _checks.check_box(lower, upper, dim)
+    _checks.check_int(num_points, "num_points", minimum=1)
     lower = np.broadcast_to(np.asarray(lower, np.float64), (dim,))
     upper = np.broadcast_to(np.asarray(upper, np.float64), (dim,))
-    if not (np.all(np.isfinite(lower)) and np.all(np.isfinite(upper)) and np.all(lower < upper)):
-        raise ValueError("lower and upper must be finite with lower < upper")
     rule = gauss_legendre(int(num_points))
     centre, half = 0.5 * (lower + upper), 0.5 * (upper - lower)
     if multipliers is not None:
@@ -191,8 +217,6 @@ def moments_of_density(order: int, *, dim: int | None = None, multipliers=None,
         if math.comb(deg + dim, dim) != lam.shape[-1]:
             raise ValueError(f"multipliers length {lam.shape[-1]} is not C(M + {dim}, {dim})")
     with jax.enable_x64(True):
-        from jaxopt_lab.maxent.multiindex import monomials
-
         c, h = jnp.asarray(centre), jnp.asarray(half)
 
         if multipliers is not None:

@@ -1,4 +1,4 @@
-"""The jitted dual solver in the alpha frame (Abramov review, sections 5, 7 and 9).
+"""The dual solvers on one quadrature rule, in the alpha frame (Abramov review, sections 5, 7, 9).
 
 State is kept as the monomial multipliers ``lam`` (alpha frame) plus the basis coefficients
 ``C``; the basis coordinates are ``gamma = C^{-1} lam``, never formed, so re-expressing
@@ -6,12 +6,11 @@ gamma after a reorthonormalisation (section 9, step 4) is exact by construction.
 
 Two solvers share the quadrature pass (:mod:`jaxopt_lab.maxent.tensor`) and the basis code.
 
-**Newton** (``newton=True``, the default of :func:`jaxopt_lab.maxent.solve_batch`): every loop
-iteration rebuilds the orthonormal basis from the degree-2M moments at the current point,
-takes ``g = C^T (mu - m)``, and, unless converged, backtracks along ``-g`` (the Newton step,
-since the quadrature Hessian is I in that basis); each trial computes the degree-2M moments,
-so the accepted trial feeds the next iteration. Same work every iteration; finished
-problems are frozen by masks (for ``vmap``).
+**Newton** (``newton=True``): every loop iteration rebuilds the orthonormal basis from the
+degree-2M moments at the current point, takes ``g = C^T (mu - m)``, and, unless converged,
+backtracks along ``-g`` (the Newton step, since the quadrature Hessian is I in that basis);
+each trial computes the degree-2M moments, so the accepted trial feeds the next iteration.
+Same work every iteration; finished problems are frozen by masks (for ``vmap``).
 
 **BFGS** (``newton=False``, the review's section 7): one loop iteration is either
 
@@ -22,12 +21,13 @@ problems are frozen by masks (for ``vmap``).
   dual (5.2) ``L = Q(1) - lam . m`` (trial zeta = 1, halved up to ``MAX_LINE_SEARCH`` times,
   a trial with non-finite moments is rejected), then the updates (7.3) and (7.4). A
   reorthonormalisation is requested when ``kappa_inf(H) > kappa_max`` (7.6), when
-  ``s . y <= 0``, when the line search fails, or after every step in the Newton variant.
+  ``s . y <= 0`` or when the line search fails.
 
-Stopping: ``max_k |g_k| < tol`` in the current basis. Result codes (``RESULT_NAMES``):
-0 converged, 1 max_iterations, 2 nonfinite (a quadrature or factorisation gave NaN/inf at
-an accepted point), 3 line_search_failed (no decrease along the steepest-descent direction
-right after a reorthonormalisation: the discrete dual cannot be decreased further).
+Stopping: ``max_k |g_k| < tol`` in the current basis. Result codes
+(:class:`jaxopt_lab.core.Result`): converged; max_steps; nonfinite (a quadrature or
+factorisation gave NaN/inf at an accepted point); line_search_failed (no decrease along the
+steepest-descent direction right after a reorthonormalisation: the discrete dual cannot be
+decreased further).
 """
 
 from __future__ import annotations
@@ -38,14 +38,15 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
+from jaxopt_lab.core import Result
 from jaxopt_lab.maxent.basis import _gram_index, cholesky_orthonormalise, mgs_gram
 from jaxopt_lab.maxent.tensor import DEFAULT_MAX_POINTS, grid_values, make_pass
 
-__all__ = ["CoreResult", "build_core", "RESULT_NAMES", "MAX_LINE_SEARCH"]
+__all__ = ["CoreResult", "build_core", "moments_fn", "prior_grid", "MAX_LINE_SEARCH"]
 
-RESULT_NAMES = ("converged", "max_iterations", "nonfinite", "line_search_failed",
-                "not_integrable", "inaccurate_quadrature")
-CONVERGED, MAX_ITERATIONS, NONFINITE, LINE_SEARCH_FAILED = 0, 1, 2, 3
+CONVERGED, MAX_STEPS, NONFINITE, LINE_SEARCH_FAILED = (
+    int(Result.converged), int(Result.max_steps), int(Result.nonfinite),
+    int(Result.line_search_failed))
 MAX_LINE_SEARCH = 40
 ARMIJO_C1 = 1e-4
 
@@ -88,7 +89,7 @@ class _State(NamedTuple):
     code: jax.Array
 
 
-def _moments_fn(dim, order, out_order, log_prior, chunk):
+def moments_fn(dim, order, out_order, log_prior, chunk):
     """``moments(lam, nodes, weights, prior_args) -> [C(out_order + N, N)]`` (tensor pass)."""
     max_points = chunk or DEFAULT_MAX_POINTS
 
@@ -120,7 +121,7 @@ def build_core(dim: int, order: int, *, newton: bool, reorth: str, passes: int,
 
     Returns:
       ``core(target[K], lam0[K], coeffs0[K, K], nodes[T], weights[T], tol, kappa_max,
-      prior_args, max_iterations, max_reorth) -> CoreResult`` (the caps are traced).
+      prior_args, max_steps, max_reorth) -> CoreResult`` (the caps are traced).
     """
     if newton:
         return _build_newton(dim, order, reorth, passes, chunk_size, log_prior)
@@ -154,11 +155,11 @@ def _build_newton(dim, order, reorth, passes, chunk_size, log_prior):
     the full step is accepted). Finished problems are frozen by masks.
     """
     gidx = jnp.asarray(_gram_index(dim, order))
-    mom_2m = _moments_fn(dim, order, 2 * order, log_prior, chunk_size)
+    mom_2m = moments_fn(dim, order, 2 * order, log_prior, chunk_size)
     orth = _orthonormaliser(reorth, passes)
 
     def core(target, lam0, coeffs0, nodes, weights, tol, kappa_max, prior_args=None,
-             max_iterations=1000, max_reorth=500):
+             max_steps=1000, max_reorth=500):
         del kappa_max, max_reorth  # every iterate is reorthonormalised
         num = target.shape[0]
         extra = (prior_grid(log_prior, nodes, dim, prior_args) if log_prior is not None
@@ -175,7 +176,7 @@ def _build_newton(dim, order, reorth, passes, chunk_size, log_prior):
             finite = (jnp.all(jnp.isfinite(coeffs)) & jnp.all(jnp.isfinite(grad))
                       & jnp.isfinite(value))
             conv = finite & (jnp.max(jnp.abs(grad)) < tol)
-            capped = s.iterations >= max_iterations
+            capped = s.iterations >= max_steps
             search = active & finite & ~conv & ~capped
             step_lam = -(coeffs @ grad)  # -G^{-1} (mu - m): the Newton step (5.4)
             slope = -(grad @ grad)
@@ -201,7 +202,7 @@ def _build_newton(dim, order, reorth, passes, chunk_size, log_prior):
             take = search & accepted
             code = jnp.where(~finite, NONFINITE,
                              jnp.where(conv, CONVERGED,
-                                       jnp.where(capped, MAX_ITERATIONS, LINE_SEARCH_FAILED)))
+                                       jnp.where(capped, MAX_STEPS, LINE_SEARCH_FAILED)))
             return _NewtonState(
                 lam=jnp.where(take, s.lam + zeta * step_lam, s.lam),
                 coeffs=jnp.where(active & finite, coeffs, s.coeffs),
@@ -216,7 +217,7 @@ def _build_newton(dim, order, reorth, passes, chunk_size, log_prior):
         state = _NewtonState(
             lam=lam0, coeffs=coeffs0, mu2=mu2, grad=jnp.full_like(target, jnp.inf),
             iterations=jnp.zeros((), jnp.int32), num_reorth=jnp.zeros((), jnp.int32),
-            done=jnp.zeros((), bool), code=jnp.asarray(MAX_ITERATIONS, jnp.int32))
+            done=jnp.zeros((), bool), code=jnp.asarray(MAX_STEPS, jnp.int32))
         s = jax.lax.while_loop(lambda s: ~s.done, body, state)
         return CoreResult(lam=s.lam, coeffs=s.coeffs, code=s.code, iterations=s.iterations,
                           reorthonormalisations=s.num_reorth,
@@ -227,14 +228,13 @@ def _build_newton(dim, order, reorth, passes, chunk_size, log_prior):
 
 def _build_bfgs(dim, order, reorth, passes, chunk_size, log_prior):
     """BFGS with the inverse update (7.4) between reorthonormalisations (section 7)."""
-    newton = False
     gidx = jnp.asarray(_gram_index(dim, order))
-    mom_m = _moments_fn(dim, order, order, log_prior, chunk_size)
-    mom_2m = _moments_fn(dim, order, 2 * order, log_prior, chunk_size)
+    mom_m = moments_fn(dim, order, order, log_prior, chunk_size)
+    mom_2m = moments_fn(dim, order, 2 * order, log_prior, chunk_size)
     orth = _orthonormaliser(reorth, passes)
 
     def core(target, lam0, coeffs0, nodes, weights, tol, kappa_max, prior_args=None,
-             max_iterations=1000, max_reorth=500):
+             max_steps=1000, max_reorth=500):
         num = target.shape[0]
         eye = jnp.eye(num, dtype=target.dtype)
         extra = (prior_grid(log_prior, nodes, dim, prior_args) if log_prior is not None
@@ -251,7 +251,7 @@ def _build_bfgs(dim, order, reorth, passes, chunk_size, log_prior):
             gnorm = jnp.max(jnp.abs(grad))
             conv = finite & (gnorm < tol)
             num_reorth = s.num_reorth + 1
-            code = jnp.where(~finite, NONFINITE, jnp.where(conv, CONVERGED, MAX_ITERATIONS))
+            code = jnp.where(~finite, NONFINITE, jnp.where(conv, CONVERGED, MAX_STEPS))
             done = (~finite) | conv | (num_reorth >= max_reorth)
             return s._replace(
                 coeffs=jnp.where(finite, coeffs, s.coeffs),
@@ -306,10 +306,10 @@ def _build_bfgs(dim, order, reorth, passes, chunk_size, log_prior):
             gnorm = jnp.max(jnp.abs(grad_new))
             conv = accepted & (gnorm < tol)
             stalled = (~accepted) & (s.steps_since == 0)
-            out_of_steps = iterations >= max_iterations
-            need = (~accepted) | (~good) | (kappa > kappa_max) | newton
+            out_of_steps = iterations >= max_steps
+            need = (~accepted) | (~good) | (kappa > kappa_max)
             code = jnp.where(conv, CONVERGED,
-                             jnp.where(stalled, LINE_SEARCH_FAILED, MAX_ITERATIONS))
+                             jnp.where(stalled, LINE_SEARCH_FAILED, MAX_STEPS))
             keep = accepted & good
             return s._replace(
                 lam=jnp.where(accepted, lam_new, s.lam),
@@ -329,27 +329,10 @@ def _build_bfgs(dim, order, reorth, passes, chunk_size, log_prior):
             mu=jnp.zeros_like(target), value=jnp.asarray(jnp.inf, target.dtype),
             iterations=jnp.zeros((), jnp.int32), num_reorth=jnp.zeros((), jnp.int32),
             steps_since=jnp.zeros((), jnp.int32), need_reorth=jnp.ones((), bool),
-            done=jnp.zeros((), bool), code=jnp.asarray(MAX_ITERATIONS, jnp.int32))
+            done=jnp.zeros((), bool), code=jnp.asarray(MAX_STEPS, jnp.int32))
         s = jax.lax.while_loop(lambda s: ~s.done, body, state)
         return CoreResult(lam=s.lam, coeffs=s.coeffs, code=s.code, iterations=s.iterations,
                           reorthonormalisations=s.num_reorth,
                           grad_norm=jnp.max(jnp.abs(s.grad)), mass=s.mu[0])
 
     return core
-
-
-@functools.lru_cache(maxsize=128)
-def jitted_core(dim, order, batched, **kwargs):
-    core = build_core(dim, order, **kwargs)
-    if batched:
-        core = jax.vmap(core, in_axes=(0, 0, None, None, None, None, None, 0, None, None))
-    return jax.jit(core)
-
-
-@functools.lru_cache(maxsize=128)
-def jitted_moments(dim, order, out_order, batched, log_prior=None, chunk_size=None):
-    """Jitted ``moments(lam, nodes, weights, prior_args) -> [K_out]`` (vmapped over lam)."""
-    fn = _moments_fn(dim, order, out_order, log_prior, chunk_size)
-    if batched:
-        fn = jax.vmap(fn, in_axes=(0, None, None, 0))
-    return jax.jit(fn)
