@@ -12,8 +12,10 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def run_experiment(name: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    """``python -m experiments.<name> --no-progress *args`` from the repository root."""
+    """``python -m experiments.<name> --no-progress *args`` from the repository root, in the
+    environment a user has (without the test suite's fake CPU devices)."""
     env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env.pop("JAX_NUM_CPU_DEVICES", None)
     out = subprocess.run([sys.executable, "-m", f"experiments.{name}", "--no-progress", *args],
                          cwd=REPO, env=env, capture_output=True, text=True, timeout=1200)
     if check and out.returncode != 0:
