@@ -1,19 +1,15 @@
 """DGS (UAI 2021) Table 1: which reading of the cosine distance (Eq. 9) gives the paper's row?
 
-The paper leaves open how exactly Table 1 was measured (../shared/specs/dgs_benchmarks.md §4,
-../shared/specs/dgs.md §2). This experiment runs DGS alone on F1-F5 and evaluates named
+The paper leaves open how exactly Table 1 was measured (docs/benchmarks/dgs.md, the
+``dgs_cosine`` section). This experiment runs DGS alone on F1-F5 and evaluates named
 readings, each a concrete, testable choice:
 
-Metric readings (computed on the same DGS path ``x_0..x_T``):
-  * ``eq9``: Eq. (9) as printed, ``1 - cos(x_t - x_{t-1}, x_opt - x_{t-1})`` averaged over
-    the ``T`` steps (our default everywhere else).
-  * ``eq9_from_start``: the reference direction is fixed, ``x_opt - x_0``.
-  * ``displacement``: ``1 - cos(x_t - x_0, x_opt - x_0)`` averaged over ``t`` (how well the
-    whole path so far points at the optimum).
-  * ``eq9_first_10`` / ``eq9_first_quarter``: Eq. (9) averaged over the first 10 steps / the
-    first ``T/4`` steps only (the "long-range exploration" phase).
-  * ``eq9_approach``: Eq. (9) averaged over the steps until the iterate is closest to
-    ``x_opt`` (before it starts to circle around it).
+Metric readings (computed on the same DGS path ``x_0..x_T``;
+:func:`jaxopt_lab.problems.highdim.cosine_readings`): ``eq9`` (Eq. 9 as printed, our default
+everywhere else), ``eq9_from_start`` (reference direction fixed at ``x_opt - x_0``),
+``displacement`` (how well the whole path so far points at the optimum), ``eq9_first_10`` /
+``eq9_first_quarter`` (the "long-range exploration" phase) and ``eq9_approach`` (the steps
+until the iterate is closest to ``x_opt``).
 
 Algorithm readings (separate runs; metric ``eq9`` and the others on each path):
   * ``paper``: normalised step, ``v_t = v_end + (v_0 - v_end)(1 - t/T)^2`` for both the
@@ -30,9 +26,9 @@ so these show which conditioning the paper's F1 value would correspond to.
 Speed trick (diagnostics only, never timed): on the rotated benchmarks a DGS point
 ``x + c e_i`` maps to ``z_0 + c R[:, i]`` with ``z_0 = R (x - x_opt)``, so the ``(M-1) d``
 points cost ``O(M d^2)`` instead of a ``[(M-1) d, d] x [d, d]`` product. The iterates are
-the same as :func:`jaxopt_lab.dgs.make_dgs` with the black-box objective, to float32
-rounding (``tests/dgs/test_cosine_readings.py`` checks it), which is what makes d = 2000
-affordable on 2 CPU cores.
+the same as :mod:`jaxopt_lab.dgs.dgs` with the black-box objective, to float32 rounding
+(``tests/dgs/test_cosine_readings.py`` checks it), which is what makes d = 2000 affordable on
+2 CPU cores.
 
     python -m experiments.dgs_cosine --profile quick           # d = 200, 2 trials
     python -m experiments.dgs_cosine --profile paper           # d = 2000, 20 trials
@@ -50,15 +46,13 @@ import numpy as np
 
 from experiments.common import Experiment, main, markdown_table
 from jaxopt_lab.dgs.estimator import positive_nodes
-from jaxopt_lab.dgs.schedules import descend
 from jaxopt_lab.problems import highdim as hd
 
 FUNCTION_IDS = ("F1", "F2", "F3", "F4", "F5")
 # F1 with a milder conditioning (probe: which conditioning would give the paper's 0.163?)
 PROBES = {"F1_cond1e1": 1.0, "F1_cond1e2": 2.0, "F1_cond1e3": 3.0}
 VARIANTS = ("paper", "concave", "exponential", "sigma_const", "raw")
-READINGS = ("eq9", "eq9_from_start", "displacement", "eq9_first_10", "eq9_first_quarter",
-            "eq9_approach")
+READINGS = hd.READINGS
 
 
 def _ellipsoid(log10_cond: float):
@@ -127,6 +121,15 @@ def structured_gradient(fname: str, inst: hd.Instance, x, sigma, num_points: int
     return jnp.sum(pu[:, None] * diffs, axis=0) / sigma
 
 
+def _descend(x, g, lr, normalize):
+    """``x - lr g / ||g||`` (or ``x - lr g``), no move for a zero or non-finite ``g``: the
+    step of :mod:`jaxopt_lab.dgs.dgs`."""
+    gnorm = jnp.sqrt(jnp.sum(g * g))
+    ok = jnp.isfinite(gnorm) & (gnorm > 0)
+    scale = lr / jnp.where(ok, gnorm, 1.0) if normalize else lr
+    return x + jnp.where(ok, -scale * g, jnp.zeros_like(g)).astype(x.dtype)
+
+
 def dgs_path(fname: str, inst: hd.Instance, variant: str = "paper", num_steps: int = 200,
              num_points: int = 5):
     """DGS Algorithm 1 without perturbation (the benchmark setting) on one instance.
@@ -145,49 +148,13 @@ def dgs_path(fname: str, inst: hd.Instance, variant: str = "paper", num_steps: i
         lr = schedule(variant, "lr", t, lr0, num_steps)
         sig = jnp.asarray(schedule(variant, "sigma", t, s0, num_steps), x.dtype)
         g = structured_gradient(fname, inst, x, sig, num_points)
-        x_new, _, _ = descend(x, g, lr, normalize)
+        x_new = _descend(x, g, lr, normalize)
         return x_new, (x_new, f(x_new))
 
     _, (xs, fs) = jax.lax.scan(body, inst.x0, jnp.arange(num_steps, dtype=inst.x0.dtype))
     path = jnp.concatenate([inst.x0[None], xs])
     values = jnp.concatenate([f(inst.x0)[None], fs])
     return path, values
-
-
-def readings(path: np.ndarray, x_opt: np.ndarray, per_step_out: dict | None = None
-             ) -> dict[str, float]:
-    """Every metric reading of the module docstring for one path (float64, NumPy).
-
-    Args:
-      path: ``[T + 1, dim]`` iterates.
-      x_opt: ``[dim]`` the instance's minimiser.
-      per_step_out: if a dict, receives ``eq9_terms [T]`` and ``dist [T + 1]``.
-    """
-    p = np.asarray(path, np.float64)
-    xo = np.asarray(x_opt, np.float64)
-    num = p.shape[0] - 1
-
-    def cos_dist(a, b):
-        na, nb = np.linalg.norm(a, axis=-1), np.linalg.norm(b, axis=-1)
-        ok = (na > 0) & (nb > 0)
-        c = np.sum(a * b, axis=-1) / np.where(ok, na * nb, 1.0)
-        return np.where(ok, 1.0 - c, np.nan)
-
-    steps = p[1:] - p[:-1]
-    per_step = cos_dist(steps, xo[None] - p[:-1])
-    dist = np.linalg.norm(xo[None] - p, axis=1)
-    closest = int(np.argmin(dist))  # steps 1..closest approach the optimum
-    if per_step_out is not None:
-        per_step_out["eq9_terms"] = per_step
-        per_step_out["dist"] = dist
-    return {
-        "eq9": float(np.nanmean(per_step)),
-        "eq9_from_start": float(np.nanmean(cos_dist(steps, (xo - p[0])[None]))),
-        "displacement": float(np.nanmean(cos_dist(p[1:] - p[0][None], (xo - p[0])[None]))),
-        "eq9_first_10": float(np.nanmean(per_step[:10])),
-        "eq9_first_quarter": float(np.nanmean(per_step[:max(1, num // 4)])),
-        "eq9_approach": float(np.nanmean(per_step[:max(1, closest)])),
-    }
 
 
 def run_one(fname: str, dim: int, key, variant: str, num_steps: int = 200,
@@ -197,9 +164,9 @@ def run_one(fname: str, dim: int, key, variant: str, num_steps: int = 200,
     inst = hd.sample_instance(k_inst, _base(fname), dim)
     path, values = jax.jit(dgs_path, static_argnums=(0, 2, 3, 4))(fname, inst, variant,
                                                                   num_steps, num_points)
-    out = readings(np.asarray(path), np.asarray(inst.x_opt), per_step_out)
+    out, per_step = hd.cosine_readings(np.asarray(path), np.asarray(inst.x_opt))
     if per_step_out is not None:
-        per_step_out["f"] = np.asarray(values)
+        per_step_out.update(per_step, f=np.asarray(values))
     out["final_f"] = float(values[-1])
     out["diverged"] = float(not values[-1] < values[0])  # ended above its start (or NaN)
     out["best_f"] = float(np.nanmin(np.asarray(values)))

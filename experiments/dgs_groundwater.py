@@ -52,35 +52,31 @@ def add_arguments(parser):
 
 def _make(method, objective, dim, cfg, num_dgs_steps):
     """(method, params, num_steps) with about the same evaluations as DGS's run."""
-    from jaxopt_lab import dgs
+    from jaxopt_lab.dgs import dgs, es, fd, nesterov, num_evaluations
 
-    budget = num_dgs_steps * (dgs.num_evaluations(dim, 5) + 1)
-    common = dict(lr_schedule="exponential", sigma_schedule="constant", normalize=False,
+    budget = num_dgs_steps * (num_evaluations(dim, 5) + 1)
+    common = dict(lr_schedule="exponential", radius_schedule="constant", normalize=False,
                   chunk_size=cfg["chunk"])
+    decay = dict(learning_rate=0.1, learning_rate_final=1e-8, decay=0.99)
     if method == "dgs":
-        m = dgs.make_dgs(objective, dgs.DGSConfig(dim=dim, num_points=5, perturb="grad_norm",
-                                                  **common))
-        p = dgs.dgs_params(0.1, 0.1, learning_rate_final=1e-8, sigma_final=0.1, decay=0.99,
-                           rotation_scale=0.1, sigma_halfwidth=0.1, grad_tol=1e-3)
+        m = dgs.make(objective, dgs.Config(dim=dim, num_points=5, perturb="grad_norm",
+                                           **common))
+        p = dgs.params(sigma=0.1, sigma_final=0.1, rotation_scale=0.1, sigma_halfwidth=0.1,
+                       grad_tol=1e-3, **decay)
         return m, p, num_dgs_steps
     if method == "es":
-        m = dgs.make_es(objective, dgs.ESConfig(dim=dim, num_pairs=cfg["es_pairs"], **common))
-        per = 2 * cfg["es_pairs"] + 1
-        sigma = 0.1
+        config = es.Config(dim=dim, num_pairs=cfg["es_pairs"], **common)
+        m, p = es.make(objective, config), es.params(sigma=0.1, sigma_final=0.1, **decay)
     elif method == "nesterov":
-        m = dgs.make_nesterov(objective, dgs.NesterovConfig(
-            dim=dim, num_directions=cfg["nesterov_dirs"], **common))
-        per = cfg["nesterov_dirs"] + 1
-        sigma = 1e-3
+        config = nesterov.Config(dim=dim, num_directions=cfg["nesterov_dirs"], **common)
+        m = nesterov.make(objective, config)
+        p = nesterov.params(sigma=1e-3, sigma_final=1e-3, **decay)
     elif method == "fd":
-        m = dgs.make_finite_differences(objective, dgs.FDConfig(dim=dim, **common))
-        per = 2 * dim + 1
-        sigma = 1e-3
+        config = fd.Config(dim=dim, **common)
+        m, p = fd.make(objective, config), fd.params(h=1e-3, h_final=1e-3, **decay)
     else:
         raise ValueError(f"--methods: unknown method {method!r}; choose from {METHODS}")
-    num_steps = max(1, budget // per)
-    p = dgs.descent_params(0.1, sigma, learning_rate_final=1e-8, sigma_final=sigma, decay=0.99)
-    return m, p, num_steps
+    return m, p, max(1, budget // config.evals_per_step)
 
 
 def make_run_fn(name, problem, cfg, num_dgs_steps):
@@ -150,8 +146,8 @@ def _sweep(ctx, run_fn, config, cell):
     thread is parked none is left to run them: a deadlock (seen: 8 threads in
     ``lapack_spotrf_ffi``, no CPU used). The same starvation as the one that made the
     perturbation a ``custom_vmap`` (docs/benchmarks/dgs.md §4). GPUs shard as usual.
-    ``make_dgs``'s ``custom_vmap`` perturbation keeps the vmapped runs equal to the
-    one-by-one runs (``tests/field/test_groundwater_sweep.py``).
+    DGS's ``custom_vmap`` perturbation (:mod:`jaxopt_lab.dgs.dgs`) keeps the vmapped runs
+    equal to the one-by-one runs (``tests/field/test_groundwater_sweep.py``).
     """
     chunk = max(1, min(ctx.chunk_size, len(ctx.seeds)))
     devices = jax.devices()

@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxopt_lab import dgs
+from jaxopt_lab.dgs import adadgs, dgs, es, fd, nesterov
 from jaxopt_lab.problems import highdim as hd
 
 JAX_METHODS = ("DGS", "AdaDGS", "ES-Bpop", "Nesterov", "FD")
@@ -64,42 +64,41 @@ def make_adapter(name: str, fname: str, dim: int, inst: hd.Instance, total: int,
     """The adapter of method ``name`` on instance ``inst`` and its number of steps.
 
     ``dgs_sigma``: DGS's initial radius in units of the domain width ``w`` (the paper's 5;
-    other values are diagnostics, see docs/benchmarks/dgs.md §2.3).
+    other values are diagnostics, see docs/benchmarks/dgs.md §2.3). The JAX methods' other
+    hyper-parameters are their ``params`` defaults for the width ``w``.
     """
     f = hd.objective(fname, inst)
     w = hd.width(fname)
-    lo, hi = hd.DOMAINS[hd.IDS.get(fname, fname)]
-    lr0 = 0.05 * math.sqrt(dim) * w
+    lo, hi = hd.domain(fname)
     if name == "DGS":
-        cfg = dgs.DGSConfig(dim=dim, num_points=NUM_POINTS, chunk_size=chunk_size)
+        cfg = dgs.Config(dim=dim, num_points=NUM_POINTS, chunk_size=chunk_size)
         steps = total // (cfg.evals_per_step - 1)
-        p = dgs.dgs_params(lr0, dgs_sigma * w, horizon=float(steps))
-        return _contract_adapter(dgs.make_dgs(f, cfg), inst.x0, p, cfg.evals_per_step), steps
+        p = dgs.params(w, dim, sigma=dgs_sigma * w, horizon=float(steps))
+        return _contract_adapter(dgs.make(f, cfg), inst.x0, p, cfg.evals_per_step), steps
     if name == "AdaDGS":
-        cfg = dgs.AdaDGSConfig(dim=dim, num_points=NUM_POINTS, chunk_size=chunk_size)
+        cfg = adadgs.Config(dim=dim, num_points=NUM_POINTS, chunk_size=chunk_size)
         steps = total // cfg.evals_per_step
-        p = dgs.adadgs_params(w, dim)
-        return _contract_adapter(dgs.make_adadgs(f, cfg), inst.x0, p, cfg.evals_per_step), steps
+        p = adadgs.params(w, dim)
+        return _contract_adapter(adadgs.make(f, cfg), inst.x0, p, cfg.evals_per_step), steps
     if name == "ES-Bpop":
         pairs = (NUM_POINTS - 1) * dim // 2
-        cfg = dgs.ESConfig(dim=dim, num_pairs=pairs, fitness_shaping="centered_rank",
-                           chunk_size=chunk_size)
+        cfg = es.Config(dim=dim, num_pairs=pairs, fitness_shaping="centered_rank",
+                            chunk_size=chunk_size)
         steps = total // (2 * pairs)
-        p = dgs.descent_params(lr0, 0.1 * w, horizon=float(steps))
-        return _contract_adapter(dgs.make_es(f, cfg), inst.x0, p, 2 * pairs + 1), steps
+        p = es.params(w, dim, horizon=float(steps))
+        return _contract_adapter(es.make(f, cfg), inst.x0, p, cfg.evals_per_step), steps
     if name == "Nesterov":
         nd = max(1, dim // 100)
-        cfg = dgs.NesterovConfig(dim=dim, num_directions=nd, chunk_size=chunk_size)
-        steps = total // (nd + 1)
-        # one random direction per step: steps shorter than DGS's by sqrt(d)
-        p = dgs.descent_params(0.05 * w, 1e-3 * w, horizon=float(steps))
-        return _contract_adapter(dgs.make_nesterov(f, cfg), inst.x0, p, nd + 1), steps
+        cfg = nesterov.Config(dim=dim, num_directions=nd, chunk_size=chunk_size)
+        steps = total // cfg.evals_per_step
+        p = nesterov.params(w, horizon=float(steps))
+        return _contract_adapter(nesterov.make(f, cfg), inst.x0, p,
+                                 cfg.evals_per_step), steps
     if name == "FD":
-        cfg = dgs.FDConfig(dim=dim, sigma_schedule="constant", chunk_size=chunk_size)
+        cfg = fd.Config(dim=dim, radius_schedule="constant", chunk_size=chunk_size)
         steps = total // (2 * dim)
-        p = dgs.descent_params(lr0, 1e-3 * w, horizon=float(steps))
-        return _contract_adapter(dgs.make_finite_differences(f, cfg), inst.x0, p,
-                                 2 * dim + 1), steps
+        p = fd.params(w, dim, horizon=float(steps))
+        return _contract_adapter(fd.make(f, cfg), inst.x0, p, cfg.evals_per_step), steps
     if name in EVOSAX_METHODS:
         return _evosax_adapter(name, f, dim, inst, w, lo, hi, total)
     raise ValueError(f"unknown method {name!r}")
@@ -232,17 +231,17 @@ def _instance_loss(fname: str):
 
 
 def ipop_run(fname: str, dim: int, key, total: int, num_checkpoints: int):
-    """IPOP-CMA-ES (experiments/dgs_ipop.py) on the instance drawn from ``key``.
+    """IPOP-CMA-ES (:mod:`jaxopt_lab.dgs.ipop`) on the instance drawn from ``key``.
 
     First run from the instance's ``x0``, ``std_init = 0.25 w`` (as our plain CMA-ES),
     population ``4 + 3 ln d`` doubled at every restart; the cosine distance is taken on the
     path of distribution means (restart jumps included).
     """
-    from experiments.dgs_ipop import ipop_cma_es
+    from jaxopt_lab.dgs.ipop import ipop_cma_es
 
     k_inst, k_run = jax.random.split(key)
     inst = hd.sample_instance(k_inst, fname, dim)
-    lo, hi = hd.DOMAINS[hd.IDS.get(fname, fname)]
+    lo, hi = hd.domain(fname)
     res = ipop_cma_es(_instance_loss(hd.IDS.get(fname, fname)), dim, k_run, total, lo, hi,
                       x0=inst.x0, std_init=0.25 * (hi - lo), record_mean=True, aux=inst)
     path = np.concatenate([np.asarray(inst.x0)[None], res.trace_mean])
@@ -283,7 +282,7 @@ def scipy_run(name: str, fname: str, dim: int, key, total: int, num_checkpoints:
     rot = np.asarray(inst.rotation, np.float64)
     x_opt = np.asarray(inst.x_opt, np.float64)
     x0 = np.asarray(inst.x0, np.float64)
-    f_np = _numpy_function(hd.IDS.get(fname, fname))
+    f_np = hd.standard_numpy(fname)
     values = []
 
     def loss(x):
@@ -314,31 +313,3 @@ def scipy_run(name: str, fname: str, dim: int, key, total: int, num_checkpoints:
             "cos_steps": int(ok.sum()), "cos_skipped": int((~ok).sum()),
             "num_evals": len(vals), "trace_best": best[idx], "trace_f": best[idx],
             "trace_evals": grid}
-
-
-def _numpy_function(name):
-    def ellipsoidal(z):
-        d = z.size
-        return np.sum(10.0 ** (6.0 * np.arange(d) / (d - 1)) * z * z)
-
-    def sharp_ridge(z):
-        return z[0] ** 2 + 100 * np.sqrt(np.sum(z[1:] ** 2))
-
-    def ackley(z):
-        return (-20 * np.exp(-0.2 * np.sqrt(np.mean(z * z)))
-                - np.exp(np.mean(np.cos(2 * np.pi * z))) + 20 + np.e)
-
-    def rastrigin(z):
-        return 10 * z.size + np.sum(z * z - 10 * np.cos(2 * np.pi * z))
-
-    def schaffer_f7(z):
-        s = np.sqrt(z[:-1] ** 2 + z[1:] ** 2)
-        return np.sum(np.sqrt(s) * (1 + np.sin(50 * s**0.2) ** 2)) ** 2 / (z.size - 1)
-
-    def schwefel(z):
-        y = z + hd.SCHWEFEL_SHIFT
-        c = np.clip(y, -500, 500)
-        pen = np.sum(np.maximum(np.abs(y) - 500, 0) ** 2)
-        return 418.9828872724338 * z.size - np.sum(c * np.sin(np.sqrt(np.abs(c)))) + pen
-
-    return locals()[name]

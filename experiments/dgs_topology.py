@@ -22,22 +22,26 @@ is a black box. ``cmaes`` (evosax CMA-ES) minimises compliance plus a penalty
 ``c_ref * 10 * max(0, vol / volfrac - 1)`` with the same total number of evaluations as DGS.
 Designs are ``x in [0, 1]^d``; starts are random, ``x0 ~ U(0, 2 volfrac)`` (mean = volfrac).
 Everything runs in float64 (float32 loses ~1e-3 of the compliance on near-void designs).
-``--diagnose`` replaces the comparison by the measurements of :func:`diagnose` (why the
-DGS-driven run stalls; docs/benchmarks/dgs.md §5.1).
+``--diagnose`` replaces the comparison by the measurements of
+``experiments/dgs_topology_diagnose.py`` (why the DGS-driven run stalls;
+docs/benchmarks/dgs.md §5.1).
 """
 
 from __future__ import annotations
 
 import functools
-import json
 import time
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from experiments.common import Experiment, main, markdown_table
+from jaxopt_lab.dgs import es_estimate, estimate, fd_estimate, nesterov_estimate
+from jaxopt_lab.linalg import perturb_orthogonal
 from jaxopt_lab.problems import topology as T
+from jaxopt_lab.problems.topology_mma import mma
 
 METHODS = ("adjoint", "dgs", "fd", "es", "nesterov", "cmaes")
 PROFILES = {
@@ -47,7 +51,7 @@ PROFILES = {
     "paper": dict(nelx=120, nely=40, rmin=2.0, num_iters=100, chunk=256),
 }
 DGS = dict(num_points=5, alpha=0.1, r=0.25, beta=0.2, gamma=0.01)
-# When Algorithm 1's random perturbation fires (see ``Estimators.dgs``). "grad_norm" is the
+# When Algorithm 1's random perturbation fires (see ``make_source``). "grad_norm" is the
 # paper's rule as printed, ``||g|| < gamma``; with the compliance unscaled (the paper's Fig. 6
 # shows C in units of 1e5) ||g|| is 1e5-1e6 and the rule never fires. Two readings that make
 # gamma = 0.01 meaningful are named options: "relative" (``||g|| < gamma ||g_first||``: the
@@ -85,171 +89,109 @@ def add_arguments(parser):
                              "each start; see diagnose()")
 
 
-def _batched(f, chunk):
-    """``X [n, d] -> f(X) [n]`` in chunks of ``chunk`` points (jitted)."""
-    return jax.jit(lambda xs: jax.lax.map(f, xs, batch_size=chunk))
+class Source(NamedTuple):
+    """The state a gradient source threads through MMA's calls (see :func:`make_source`).
+
+    Attributes:
+      key: PRNG key, split once per random draw (ES and Nesterov: one per call; DGS: two
+        per perturbation).
+      directions: DGS's current directions ``[d, d]``, ``None`` while they are the axes.
+      sigma: DGS's radii ``[d]``.
+      num_calls: gradient calls so far.
+      first_norm: ``||g||`` of the first DGS gradient (the ``relative`` trigger's scale).
+      num_perturb: perturbations so far.
+    """
+
+    key: jax.Array
+    directions: jax.Array | None
+    sigma: jax.Array
+    num_calls: int = 0
+    first_norm: float | None = None
+    num_perturb: int = 0
 
 
-class Estimators:
-    """Gradient sources for MMA; each returns ``(g, num_evals)`` (plus ``f(x)``: one eval)."""
+def make_source(problem, method, chunk, radius=None, trigger="grad_norm", period=10,
+                alpha=None, beta=None):
+    """``(source, state)``: the gradient ``method`` hands MMA, and its initial state.
 
-    def __init__(self, problem, chunk, key, radius=None, trigger="grad_norm", period=10,
-                 alpha=None, beta=None):
-        self.alpha = DGS["alpha"] if alpha is None else float(alpha)
-        self.beta = DGS["beta"] if beta is None else float(beta)
-        if not (self.alpha >= 0 and self.beta >= 0):
-            raise ValueError(f"alpha and beta must be >= 0, got {self.alpha!r}, {self.beta!r}")
-        if trigger not in TRIGGERS:
-            raise ValueError(f"trigger must be one of {TRIGGERS}, got {trigger!r}")
-        if not (isinstance(period, int) and period >= 1):
-            raise ValueError(f"period must be an int >= 1, got {period!r}")
-        self.problem = problem
-        self.radius = DGS["r"] if radius is None else float(radius)
-        self.trigger, self.period = trigger, period
-        self.f = functools.partial(T.compliance, problem)
-        self.fb = _batched(self.f, chunk)
-        self.grad = jax.jit(functools.partial(T.compliance_and_grad, problem))
-        self.key = key
-        self.chunk = chunk
-        d = problem.num_design
-        self.sigma = jnp.full((d,), self.radius)
-        self.directions = None
-        self.num_perturb = 0
-        self.num_calls = 0
-        self.first_norm = None
-        self.grad_norms = []
+    ``source(state, x, c) -> (g, num_evals, state)`` is pure (the state, keys included, is
+    returned, never mutated); the DGS, FD, ES and Nesterov gradients are the library's
+    oracles (:mod:`jaxopt_lab.dgs.estimator`), each jitted once per run.
+    """
+    alpha = DGS["alpha"] if alpha is None else float(alpha)
+    beta = DGS["beta"] if beta is None else float(beta)
+    radius = DGS["r"] if radius is None else float(radius)
+    if not (alpha >= 0 and beta >= 0):
+        raise ValueError(f"alpha and beta must be >= 0, got {alpha!r}, {beta!r}")
+    if trigger not in TRIGGERS:
+        raise ValueError(f"trigger must be one of {TRIGGERS}, got {trigger!r}")
+    if not (isinstance(period, int) and period >= 1):
+        raise ValueError(f"period must be an int >= 1, got {period!r}")
+    f = functools.partial(T.compliance, problem)
+    d, m = problem.num_design, DGS["num_points"]
+    state = Source(key=None, directions=None, sigma=jnp.full((d,), radius))
+    if method == "adjoint":
+        grad = jax.jit(functools.partial(T.compliance_and_grad, problem))
+        return (lambda s, x, c: (grad(x)[1], 0, s)), state
+    if method == "fd":
+        fd = jax.jit(lambda x: fd_estimate(None, f, x, 1e-3, chunk_size=chunk).grad)
+        return (lambda s, x, c: (fd(x), 2 * d, s)), state
+    if method in ("es", "nesterov"):
+        n = (m - 1) * d // 2 if method == "es" else (m - 1) * d
+        if method == "es":  # radius 0.05, antithetic pairs
+            oracle = jax.jit(lambda k, x, c: es_estimate(k, f, x, 0.05, num_pairs=n,
+                                                         chunk_size=chunk).grad)
+        else:  # step 1e-3, forward differences from the known f(x)
+            oracle = jax.jit(lambda k, x, c: nesterov_estimate(
+                k, f, x, 1e-3, num_directions=n, f_x=c, chunk_size=chunk).grad)
 
-    def next_key(self):
-        self.key, sub = jax.random.split(self.key)
-        return sub
+        def random_source(s, x, c):
+            key, sub = jax.random.split(s.key)
+            return oracle(sub, x, c), (2 * n if method == "es" else n), s._replace(key=key)
 
-    def adjoint(self, x):
-        return self.grad(x)[1], 0
+        return random_source, state
+    if method != "dgs":
+        raise ValueError(f"unknown method {method!r}")
 
-    def _fires(self, norm):
-        """Algorithm 1's trigger under the chosen reading (after ``num_calls`` calls)."""
-        if self.trigger == "grad_norm":
+    def fires(norm, s):
+        """Algorithm 1's trigger under the chosen reading (after ``s.num_calls`` calls)."""
+        if trigger == "grad_norm":
             return norm < DGS["gamma"]
-        if self.trigger == "relative":
-            return norm < DGS["gamma"] * self.first_norm
-        return self.num_calls % self.period == 0
+        if trigger == "relative":
+            return norm < DGS["gamma"] * s.first_norm
+        return s.num_calls % period == 0
 
-    def dgs(self, x):
-        from jaxopt_lab.dgs import estimate, perturb_directions
-
-        est = estimate(self.f, x, self.sigma, directions=self.directions,
-                       num_points=DGS["num_points"], chunk_size=self.chunk)
-        g = est.grad
+    def dgs_source(s, x, c):
+        g = estimate(f, x, s.sigma, directions=s.directions, num_points=m,
+                     chunk_size=chunk).grad
         norm = float(jnp.linalg.norm(g))
-        self.num_calls += 1
-        self.first_norm = norm if self.first_norm is None else self.first_norm
-        self.grad_norms.append(norm)
-        if self._fires(norm):
-            d = x.shape[0]
-            base = jnp.eye(d, dtype=x.dtype) if self.directions is None else self.directions
-            self.directions = perturb_directions(self.next_key(), base, self.alpha)
-            half = min(self.beta, 0.8 * self.radius)  # keep every radius > 0
-            self.sigma = jax.random.uniform(self.next_key(), (d,), x.dtype,
-                                            self.radius - half, self.radius + half)
-            self.num_perturb += 1
-        return g, (DGS["num_points"] - 1) * x.shape[0]
+        s = s._replace(num_calls=s.num_calls + 1,
+                       first_norm=norm if s.first_norm is None else s.first_norm)
+        if fires(norm, s):
+            base = jnp.eye(d, dtype=x.dtype) if s.directions is None else s.directions
+            key, k_rot = jax.random.split(s.key)
+            key, k_sig = jax.random.split(key)
+            half = min(beta, 0.8 * radius)  # keep every radius > 0
+            s = s._replace(key=key, directions=perturb_orthogonal(k_rot, base, alpha),
+                           sigma=jax.random.uniform(k_sig, (d,), x.dtype, radius - half,
+                                                    radius + half),
+                           num_perturb=s.num_perturb + 1)
+        return g, (m - 1) * d, s
 
-    def fd(self, x, h=1e-3):
-        eye = jnp.eye(x.shape[0], dtype=x.dtype)
-        vals = self.fb(jnp.concatenate([x[None] + h * eye, x[None] - h * eye]))
-        d = x.shape[0]
-        return (vals[:d] - vals[d:]) / (2 * h), 2 * d
-
-    def es(self, x, sigma=0.05):
-        d = x.shape[0]
-        n = (DGS["num_points"] - 1) * d // 2
-        eps = jax.random.normal(self.next_key(), (n, d), x.dtype)
-        vals = self.fb(jnp.concatenate([x[None] + sigma * eps, x[None] - sigma * eps]))
-        g = ((vals[:n] - vals[n:]) @ eps) / (2 * sigma * n)
-        return g, 2 * n
-
-    def nesterov(self, x, mu=1e-3, fx=None):
-        d = x.shape[0]
-        n = (DGS["num_points"] - 1) * d
-        u = jax.random.normal(self.next_key(), (n, d), x.dtype)
-        vals = self.fb(x[None] + mu * u)
-        g = ((vals - fx) @ u) / (mu * n)
-        return g, n
+    return dgs_source, state
 
 
 def run_mma(problem, method, x0, num_iters, chunk, key, radius=None, trigger="grad_norm",
             period=10, alpha=None, beta=None):
-    """nlopt LD_MMA with the given gradient source; returns the trace and final design.
+    """MMA (:func:`jaxopt_lab.problems.topology_mma.mma`) with ``method``'s gradients.
 
-    ``trace[k]`` is the compliance at MMA's ``k``-th evaluation (forward-filled after an early
-    stop); ``best_c``/``x`` the best feasible design; ``grad_norms`` the norms of the gradients
-    handed to MMA; ``num_perturb`` how often DGS's perturbation fired.
+    Returns :func:`~jaxopt_lab.problems.topology_mma.mma`'s dict plus ``num_perturb``, how
+    often DGS's perturbation fired.
     """
-    import nlopt
-
-    est = Estimators(problem, chunk, key, radius, trigger, period, alpha, beta)
-    norms = []
-    vol = jax.jit(functools.partial(T.volume_and_grad, problem))
-    f_exact = jax.jit(est.f)
-    history, evals, total = [], [], [0]
-    best = [np.inf, np.asarray(x0)]
-
-    errors = []
-
-    def objective(x, grad):
-        try:
-            return _objective(x, grad)
-        except Exception as err:  # our own failure (e.g. out of memory): re-raised below
-            errors.append(err)
-            raise
-
-    def _objective(x, grad):
-        xj = jnp.asarray(x)
-        c = float(f_exact(xj))
-        total[0] += 1
-        if grad.size > 0:
-            if method == "nesterov":
-                g, n = est.nesterov(xj, fx=c)
-            else:
-                g, n = getattr(est, method)(xj)
-            grad[:] = np.asarray(g, np.float64)
-            norms.append(float(np.linalg.norm(grad)))
-            total[0] += n
-        v = float(vol(xj)[0])
-        history.append(c)
-        evals.append(total[0])
-        if v <= problem.volfrac * (1 + 1e-3) and c < best[0]:
-            best[0], best[1] = c, np.array(x)
-        return c
-
-    def constraint(x, grad):
-        v, dv = vol(jnp.asarray(x))
-        if grad.size > 0:
-            grad[:] = np.asarray(dv, np.float64)
-        return float(v) - problem.volfrac
-
-    d = problem.num_design
-    opt = nlopt.opt(nlopt.LD_MMA, d)
-    opt.set_lower_bounds(np.zeros(d))
-    opt.set_upper_bounds(np.ones(d))
-    opt.set_min_objective(objective)
-    opt.add_inequality_constraint(constraint, 1e-8)
-    opt.set_maxeval(num_iters)
-    try:
-        opt.optimize(np.asarray(x0, np.float64))
-    except (nlopt.RoundoffLimited, RuntimeError, ValueError):
-        # nlopt's own failures (round-off, "nlopt failure"): keep what was reached; the
-        # trace records every evaluation. An exception raised by our callbacks is not
-        # nlopt's: re-raise it instead of reporting an empty run.
-        if errors:
-            raise errors[0]
-    hist = np.full(num_iters, np.nan)
-    hist[: len(history)] = history
-    hist = _ffill(hist)
-    ev = _ffill(np.pad(np.asarray(evals, float), (0, num_iters - len(evals)),
-                       constant_values=np.nan))
-    return dict(trace=hist, evals=ev, best_c=best[0], x=best[1], num_perturb=est.num_perturb,
-                grad_norms=np.asarray(norms))
+    source, state = make_source(problem, method, chunk, radius, trigger, period, alpha, beta)
+    out = mma(problem, source, x0, num_iters, state._replace(key=key))
+    out["num_perturb"] = out.pop("state").num_perturb
+    return out
 
 
 def run_cmaes(problem, x0, total_evals, key, c_ref, chunk):
@@ -288,154 +230,13 @@ def run_cmaes(problem, x0, total_evals, key, c_ref, chunk):
                 volume=float(T.volume(problem, x_best)), x=np.asarray(x_best))
 
 
-def _ffill(a):
-    a = np.asarray(a, float).copy()
-    for i in range(1, a.size):
-        if np.isnan(a[i]):
-            a[i] = a[i - 1]
-    return a
-
-
 def run(args, ctx) -> str:
     with jax.enable_x64(True):
         if getattr(args, "diagnose", False):
-            return _diagnose_section(args, ctx)
+            from experiments.dgs_topology_diagnose import diagnose_section
+
+            return diagnose_section(args, ctx)
         return _run(args, ctx)
-
-
-def _unclipped_compliance(problem, x):
-    """``(f^T u, min modulus)`` of SIMP *without* clipping the design (diagnostic only)."""
-    rho = T.physical_density(problem, x)
-    modulus = problem.emin + rho**problem.penal * (problem.e0 - problem.emin)
-    u = T._solve(problem, modulus)
-    f = jnp.asarray(problem.force() * problem.free_mask(), u.dtype)
-    return jnp.sum(f * u), jnp.min(modulus)
-
-
-def kkt_residual(g, x, a, tol=1e-3):
-    """Relative KKT residual of ``min f s.t. a.x <= V, 0 <= x <= 1`` for gradient ``g``.
-
-    ``min_{lam >= 0} ||v(lam)|| / ||g||`` with ``v_i = g_i + lam a_i`` on free coordinates,
-    its negative part at the lower bound and its positive part at the upper bound (``tol``
-    decides which coordinates sit on a bound). 0 at a KKT point of that gradient.
-    """
-    from scipy.optimize import minimize_scalar
-
-    g, x, a = (np.asarray(v, np.float64) for v in (g, x, a))
-    lo, hi = x <= tol, x >= 1 - tol
-    mid = ~(lo | hi)
-
-    def violation(lam):
-        r = g + lam * a
-        return np.linalg.norm(np.where(mid, r, np.where(lo, np.minimum(r, 0), np.maximum(r, 0))))
-
-    upper = 1e3 * np.abs(g).max() / np.abs(a).max()
-    res = minimize_scalar(violation, bounds=(0.0, upper), method="bounded")
-    return float(min(violation(res.x), violation(0.0)) / np.linalg.norm(g))
-
-
-def diagnose(problem, x0, key, num_iters, chunk):
-    """Measures the mechanism of the DGS-MMA stall from start ``x0`` (issue 7, gap 2).
-
-    Returns a dict of numbers: (a) the share of DGS's quadrature nodes outside ``[0, 1]`` and,
-    evaluated *without* clipping, the share with a negative element modulus and with a
-    non-finite compliance; (b) the DGS gradient norms against ``gamma`` (first, smallest,
-    smallest / first) and how often each trigger reading fired; (c) agreement of the DGS and
-    adjoint gradients at the start and at DGS's final design (cosine over all coordinates
-    and over the free ones projected onto the volume constraint's tangent space), KKT
-    residuals, and the compliance that adjoint- and DGS-driven MMA reach when restarted from
-    DGS's final design.
-    """
-    from jaxopt_lab.dgs import estimate
-    from jaxopt_lab.dgs.estimator import positive_nodes
-
-    d = problem.num_design
-    f = functools.partial(T.compliance, problem)
-    cg = jax.jit(functools.partial(T.compliance_and_grad, problem))
-    a = np.asarray(T.volume_and_grad(problem, jnp.asarray(x0))[1])
-    unclipped = jax.jit(jax.vmap(functools.partial(_unclipped_compliance, problem)))
-    u, _ = positive_nodes(DGS["num_points"])
-
-    def smoothed(x):
-        return np.asarray(estimate(f, jnp.asarray(x), jnp.full(d, DGS["r"]),
-                                   num_points=DGS["num_points"], chunk_size=chunk).grad)
-
-    def cos(p, q):
-        return float(np.dot(p, q) / (np.linalg.norm(p) * np.linalg.norm(q)))
-
-    def tangent_cos(p, q, x):
-        free = (x > 1e-3) & (x < 1 - 1e-3)
-        af = a[free] / np.linalg.norm(a[free])
-        pf, qf = p[free] - (p[free] @ af) * af, q[free] - (q[free] @ af) * af
-        return cos(pf, qf)
-
-    out = {}
-    adj = run_mma(problem, "adjoint", x0, num_iters, chunk, key)
-    dgs = run_mma(problem, "dgs", x0, num_iters, chunk, key)
-    best = np.minimum.accumulate(dgs["trace"])
-    out["C adjoint-MMA"], out["C DGS-MMA"] = adj["best_c"], dgs["best_c"]
-    stalled = np.flatnonzero(best > best[-1] * (1 + 1e-6))
-    out["DGS: last improving evaluation"] = int(stalled[-1] + 2) if stalled.size else 1
-    out["DGS: share of evaluations above the best so far"] = float(
-        np.mean(dgs["trace"][1:] > best[:-1]))
-    gn = dgs["grad_norms"]
-    out["DGS norm g: first"], out["DGS norm g: smallest"] = float(gn[0]), float(gn.min())
-    out["DGS norm g: smallest / first"] = float(gn.min() / gn[0])
-    out["perturbations, grad_norm trigger (gamma = 0.01)"] = int(np.sum(gn < DGS["gamma"]))
-    xd = np.asarray(dgs["x"])
-    for name, x in (("start", np.asarray(x0)), ("DGS final", xd)):
-        off = (u[:, None] * DGS["r"])[:, :, None] * np.eye(d)[None]
-        pts = np.concatenate([x[None, None] + off, x[None, None] - off]).reshape(-1, d)
-        outside = np.any((pts < 0) | (pts > 1), axis=1)
-        c_u, mod = (np.asarray(v) for v in unclipped(jnp.asarray(pts)))
-        out[f"{name}: nodes outside [0, 1]"] = float(np.mean(outside))
-        out[f"{name}: unclipped nodes with a negative modulus"] = float(np.mean(mod < 0))
-        out[f"{name}: unclipped nodes with a non-finite compliance"] = float(
-            np.mean(~np.isfinite(c_u)))
-        g_true = np.asarray(cg(jnp.asarray(x))[1])
-        g_dgs = smoothed(x)
-        out[f"{name}: cos(DGS, adjoint)"] = cos(g_dgs, g_true)
-        out[f"{name}: cos(DGS, adjoint) in the volume tangent space"] = tangent_cos(
-            g_dgs, g_true, x)
-        out[f"{name}: KKT residual, adjoint gradient"] = kkt_residual(g_true, x, a)
-        out[f"{name}: KKT residual, DGS gradient"] = kkt_residual(g_dgs, x, a)
-    xa = np.asarray(adj["x"])
-    out["adjoint-MMA final: KKT residual, adjoint gradient"] = kkt_residual(
-        np.asarray(cg(jnp.asarray(xa))[1]), xa, a)
-    out["DGS final: share of coordinates at 0"] = float(np.mean(xd <= 1e-3))
-    restart = max(2, num_iters // 3)
-    out[f"restart from DGS final, adjoint-MMA, {restart} evaluations"] = run_mma(
-        problem, "adjoint", xd, restart, chunk, key)["best_c"]
-    out[f"restart from DGS final, DGS-MMA, {restart} evaluations"] = run_mma(
-        problem, "dgs", xd, restart, chunk, key)["best_c"]
-    for trigger in ("relative", "period"):
-        r = run_mma(problem, "dgs", x0, num_iters, chunk, key, trigger=trigger, period=10)
-        out[f"C DGS-MMA, trigger {trigger}"] = r["best_c"]
-        out[f"perturbations, trigger {trigger}"] = r["num_perturb"]
-    return out
-
-
-def _diagnose_section(args, ctx) -> str:
-    cfg = dict(PROFILES[ctx.profile])
-    for name in ("nelx", "nely"):
-        if getattr(args, name, None) is not None:
-            cfg[name] = getattr(args, name)
-    num_iters = cfg["num_iters"] if args.iters is None else args.iters
-    problem = T.bridge(cfg["nelx"], cfg["nely"], 0.2, rmin=cfg["rmin"])
-    rows = {}
-    for s in ctx.seeds:
-        key = jax.random.fold_in(jax.random.key(ctx.root_seed), s)
-        x0 = np.asarray(jax.random.uniform(jax.random.fold_in(key, 7), (problem.num_design,),
-                                           jnp.float64, 0.0, 2 * problem.volfrac))
-        for k, v in diagnose(problem, x0, key, num_iters, cfg["chunk"]).items():
-            rows.setdefault(k, []).append(v)
-    (ctx.out / "diagnose.json").write_text(json.dumps(rows, indent=1) + "\n")
-    fmt = lambda v: f"{v:.4g}" if isinstance(v, float) else str(v)  # noqa: E731
-    table = markdown_table(["quantity"] + [f"start {s}" for s in ctx.seeds],
-                           [[k] + [fmt(v) for v in vs] for k, vs in rows.items()])
-    return (f"Why DGS-driven MMA stalls: bridge {problem.nelx} x {problem.nely}, MMA for "
-            f"{num_iters} evaluations, DGS with the paper's M = 5, r = 0.25, beta = 0.2, "
-            f"alpha = 0.1, gamma = 0.01 (see `diagnose()` for the definitions).\n\n{table}\n")
 
 
 def _run(args, ctx) -> str:

@@ -1,8 +1,11 @@
-"""Structured linear solves shared by the PDE problems (topology FE, groundwater Darcy flow).
+"""Linear algebra shared across the library: structured solves and random rotations.
 
-Both problems assemble a symmetric positive-definite matrix that is block tridiagonal when
-the unknowns are ordered column by column (``n`` columns of ``b`` unknowns each), so an
-exact block Cholesky solve costs ``O(n b^3)``, differentiable and jit-able.
+* :func:`block_tridiagonal_solve`: the PDE problems (topology FE, groundwater Darcy flow)
+  assemble a symmetric positive-definite matrix that is block tridiagonal when the unknowns
+  are ordered column by column (``n`` columns of ``b`` unknowns each), so an exact block
+  Cholesky solve costs ``O(n b^3)``, differentiable and jit-able.
+* :func:`haar_orthogonal` and :func:`perturb_orthogonal`: random orthogonal matrices (the
+  rotations of the DGS benchmarks, and DGS's random perturbation of its directions).
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-__all__ = ["block_tridiagonal_solve"]
+__all__ = ["block_tridiagonal_solve", "qr_sign_fixed", "haar_orthogonal", "perturb_orthogonal"]
 
 
 def block_tridiagonal_solve(diag: jax.Array, lower: jax.Array, rhs: jax.Array) -> jax.Array:
@@ -66,3 +69,42 @@ def _lower_triangular_inverse(chol: jax.Array) -> jax.Array:
         return inv.at[i].set(new)
 
     return jax.lax.fori_loop(0, b, row, jnp.zeros_like(chol))
+
+
+def qr_sign_fixed(a: jax.Array) -> jax.Array:
+    """The orthogonal factor ``Q`` of ``a = QR`` with the signs fixed so that ``diag R > 0``.
+
+    Args:
+        a: ``[dim, dim]`` matrix.
+
+    Returns:
+        ``[dim, dim]`` orthogonal matrix (columns orthonormal). The sign fix makes ``Q`` a
+        function of ``a`` alone (LAPACK's sign convention drops out), which is what makes
+        the QR of a Gaussian matrix Haar-distributed.
+    """
+    q, r = jnp.linalg.qr(a)
+    d = jnp.sign(jnp.diagonal(r))
+    d = jnp.where(d == 0, 1.0, d).astype(a.dtype)
+    return q * d[None, :]
+
+
+def haar_orthogonal(key: jax.Array, dim: int, dtype=jnp.float32) -> jax.Array:
+    """A Haar-distributed ``[dim, dim]`` orthogonal matrix: sign-fixed QR of a Gaussian."""
+    return qr_sign_fixed(jax.random.normal(key, (dim, dim), dtype))
+
+
+def perturb_orthogonal(key: jax.Array, q: jax.Array, scale) -> jax.Array:
+    """A random small rotation of ``q``: ``QR(q + scale (A - A^T) / 2)``, ``A_ij ~ N(0, 1)``.
+
+    Args:
+        key: PRNG key.
+        q: ``[dim, dim]`` orthogonal matrix.
+        scale: entry scale of the skew-symmetric perturbation (``0`` returns ``q``, up to
+            the rounding of one QR).
+
+    Returns:
+        ``[dim, dim]`` orthogonal matrix near ``q``.
+    """
+    dim = q.shape[0]
+    a = jax.random.normal(key, (dim, dim), q.dtype)
+    return qr_sign_fixed(q + scale * 0.5 * (a - a.T))

@@ -89,14 +89,14 @@ def _numpy_dgs_run(rot, x_opt, x0, w, iters, num_points=5):
 
 
 def bench_run(dim, run_iters, numpy_iters, chunk):
-    from jaxopt_lab import dgs
     from jaxopt_lab.core import run
+    from jaxopt_lab.dgs import dgs
 
     inst, f = _instance(dim)
     w = 10.24
-    cfg = dgs.DGSConfig(dim=dim, chunk_size=chunk)
-    p = dgs.dgs_params(0.05 * math.sqrt(dim) * w, 5 * w, horizon=200.0)
-    m = dgs.make_dgs(f, cfg)
+    cfg = dgs.Config(dim=dim, chunk_size=chunk)
+    p = dgs.params(w, dim, horizon=200.0)  # lr 0.05 sqrt(d) w, sigma 5 w
+    m = dgs.make(f, cfg)
     fn = jax.jit(lambda k: run(m, k, inst.x0, p, run_iters)[0].x)
     t = time.perf_counter()
     jax.block_until_ready(fn(jax.random.key(0)))

@@ -44,7 +44,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxopt_lab import dgs
+from jaxopt_lab.dgs import es_estimate, gradient
 from jaxopt_lab.problems import highdim as hd
 
 W = hd.width("F4")  # 10.24
@@ -94,7 +94,7 @@ def study(dim, distances, key, estimators, steps=STEPS, es_average=1, dgs_sigma=
     u = np.asarray(jax.random.normal(jax.random.fold_in(key, 7), (dim,)), np.float64)
     u /= np.linalg.norm(u)
     f = hd.objective("F4", inst)
-    dgs5 = jax.jit(lambda x, s: dgs.gradient(f, x, s, num_points=5, chunk_size=4000))
+    dgs5 = jax.jit(lambda x, s: gradient(f, x, s, num_points=5, chunk_size=4000))
     es = _es_estimator(f, dim) if estimators else None
     rows = []
     for t in steps:
@@ -128,16 +128,12 @@ def study(dim, distances, key, estimators, steps=STEPS, es_average=1, dgs_sigma=
 
 def _es_estimator(f, dim):
     """``(key, x, sigma) -> [dim]``: one ES-Bpop gradient estimate (2 d antithetic pairs,
-    centred ranks), read off a raw step of length-1 learning rate."""
-    m = dgs.make_es(f, dgs.ESConfig(dim=dim, num_pairs=2 * dim,
-                                    fitness_shaping="centered_rank", normalize=False,
-                                    lr_schedule="constant", sigma_schedule="constant"))
+    centred ranks)."""
 
     @jax.jit
     def estimate(key, x, sigma):
-        p = dgs.descent_params(1.0, 1.0)._replace(sigma=sigma, sigma_final=sigma)
-        s1, _ = m.step(key, m.init(key, x, p), p)
-        return x - s1.x
+        return es_estimate(key, f, x, sigma, num_pairs=2 * dim,
+                           fitness_shaping="centered_rank").grad
 
     return estimate
 

@@ -1,32 +1,38 @@
-"""The directional Gaussian smoothing (DGS) gradient, Zhang et al. (UAI 2021), Eqs. (6)-(8).
+"""Gradient oracles: the DGS gradient (Zhang et al., UAI 2021, Eqs. 6-8) and its baselines.
 
 For an orthonormal set of directions ``xi_1..xi_d`` (the columns of ``directions``) and
-radii ``sigma_1..sigma_d``, the nonlocal directional derivative along ``xi_i`` is
-
-    D_i = (1 / sigma_i) E_{u ~ N(0, 1)} [ F(x + sigma_i u xi_i) u ],
-
-estimated with an ``M``-point Gauss–Hermite rule (probabilists' nodes ``u_m``, weights
-``p_m`` normalised to sum to one; identical to the paper's physicists' form with
-``u = sqrt(2) v``). The centre node (odd ``M``) has ``u = 0`` and is never evaluated, and the
-``±u_m`` nodes share a weight, so each directional derivative is a weighted sum of central
-differences at ``floor(M/2)`` scales:
+radii ``sigma_1..sigma_d`` (standard deviations), the nonlocal directional derivative along
+``xi_i`` is ``D_i = (1 / sigma_i) E_{u ~ N(0, 1)} [F(x + sigma_i u xi_i) u]``, estimated with
+an ``M``-point Gauss-Hermite rule (probabilists' nodes ``u_m``, weights ``p_m`` summing to
+one; the paper's physicists' form with ``u = sqrt(2) v`` is the same rule). The centre node
+(odd ``M``) has ``u = 0`` and is never evaluated, and ``±u_m`` share a weight, so
 
     D_i = (1 / sigma_i) sum_{u_m > 0} p_m u_m [F(x + sigma_i u_m xi_i) - F(x - sigma_i u_m xi_i)],
 
-and the gradient is ``g = sum_i D_i xi_i``. One gradient costs ``2 floor(M/2) d`` evaluations
-(``(M - 1) d`` for odd ``M``), all independent: they are evaluated as batched calls of
-``jax.vmap(f)``, in chunks of at most ``chunk_size`` points (built inside each chunk, so the
-full ``[(M - 1) d, d]`` batch is never materialised when chunking).
+and ``g = sum_i D_i xi_i``: ``2 floor(M/2) d`` independent evaluations, made as batched calls
+of ``jax.vmap(f)`` in chunks of at most ``chunk_size`` points (built inside each chunk, so
+the full ``[(M - 1) d, d]`` batch is never materialised when chunking). Gauss-Hermite with
+``M >= 2`` integrates ``u^2`` exactly, so the estimate is the exact gradient of any linear or
+quadratic ``F``, for any radii.
 
-Because Gauss–Hermite with ``M >= 2`` nodes integrates ``u^2`` exactly and the odd moments
-vanish, the estimate is the exact gradient of any linear or quadratic ``F``, for any radii.
+The baselines are pure functions of an explicit key, ``oracle(key, f, x, ...)``:
+:func:`es_estimate` (antithetic Gaussian smoothing, OpenAI-ES [2]), :func:`fd_estimate`
+(central differences on all or a random subset of coordinates) and
+:func:`nesterov_estimate` (forward differences along Gaussian directions [3]).
 
-Non-finite values rule: a ``±`` pair in which either value is NaN or ±inf contributes zero
-to its directional derivative (it carries no usable information); the number of non-finite
-values is reported by :func:`estimate` (``num_nonfinite``), so callers can see it.
+Arguments common to the four: ``f(x[dim]) -> scalar`` the black box (``jax.vmap``-ed
+here); ``x`` ``[dim]`` the point; ``chunk_size`` at most this many points per batched call
+of ``f`` (``None``: all at once); ``validate`` checks the arguments first (``False`` only
+inside already-checked code). Each returns an :class:`Estimate`. Non-finite values rule: a
+difference involving a NaN or ±inf value contributes zero, the count of non-finite values
+is reported and the best point seen only ever takes a finite value.
 
 [1] J. Zhang, H. Tran, D. Lu, G. Zhang, "Enabling long-range exploration in minimization of
     multimodal functions", UAI 2021. https://proceedings.mlr.press/v161/zhang21a.html
+[2] T. Salimans et al., "Evolution strategies as a scalable alternative to reinforcement
+    learning", arXiv:1703.03864 (2017).
+[3] Y. Nesterov, V. Spokoiny, "Random gradient-free minimization of convex functions",
+    Found. Comput. Math. 17 (2017) 527-566.
 """
 
 from __future__ import annotations
@@ -38,44 +44,40 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxopt_lab import _checks
+from jaxopt_lab.dgs._descent import best_of, centered_ranks, map_batched
 from jaxopt_lab.quadrature import gauss_hermite
 
-__all__ = ["gradient", "estimate", "Estimate", "num_evaluations", "positive_nodes",
-           "validate_inputs"]
+__all__ = ["Estimate", "gradient", "estimate", "es_estimate", "fd_estimate",
+           "nesterov_estimate", "num_evaluations", "positive_nodes", "FITNESS_SHAPINGS"]
+
+FITNESS_SHAPINGS = ("none", "centered_rank")
 
 
 class Estimate(NamedTuple):
-    """Result of :func:`estimate`.
+    """What every oracle returns.
 
     Attributes:
-      grad: ``[dim]`` the DGS gradient.
-      directional: ``[dim]`` the directional derivatives ``D_i`` (``grad = directions @ D``).
-      values: ``[2, num_pos, dim]`` objective values at ``x + s sigma_i u_k xi_i`` for
-        ``s = +1`` (index 0) and ``s = -1`` (index 1), ``u_k`` the positive nodes.
-      num_nonfinite: ``[]`` int32 count of non-finite values among ``values``.
-      best_f: ``[]`` smallest finite value among ``values`` (``+inf`` if none is finite).
+      grad: ``[dim]`` the gradient estimate (dtype of ``x``).
+      best_f: ``[]`` smallest finite value among the evaluations (``+inf`` if none).
       best_x: ``[dim]`` the point where ``best_f`` was found (``x`` if none is finite).
+      num_nonfinite: ``[]`` int32 count of non-finite values among the evaluations.
     """
 
     grad: jax.Array
-    directional: jax.Array
-    values: jax.Array
-    num_nonfinite: jax.Array
     best_f: jax.Array
     best_x: jax.Array
+    num_nonfinite: jax.Array
 
 
 def positive_nodes(num_points: int) -> tuple[np.ndarray, np.ndarray]:
-    """Positive probabilists' Gauss–Hermite nodes and their normalised weights.
-
-    Args:
-      num_points: ``M``, the number of nodes of the full rule (>= 2).
+    """Positive probabilists' Gauss-Hermite nodes and their normalised weights.
 
     Returns:
-      ``(u, p)``: float64 ``[floor(M/2)]`` nodes ``u_k > 0`` and weights ``p_k`` of the rule
-      normalised to an ``N(0, 1)`` expectation (``sum`` over all ``M`` nodes is 1).
+      ``(u, p)``: float64 ``[floor(M/2)]`` nodes ``u_k > 0`` and weights ``p_k`` of the
+      ``M``-node rule normalised to an ``N(0, 1)`` expectation.
     """
-    _check_num_points(num_points)
+    _checks.check_int(num_points, "num_points", minimum=2)
     rule = gauss_hermite(num_points, "probabilists", normalized=True)
     keep = rule.nodes > 0
     return rule.nodes[keep], rule.weights[keep]
@@ -83,92 +85,74 @@ def positive_nodes(num_points: int) -> tuple[np.ndarray, np.ndarray]:
 
 def num_evaluations(dim: int, num_points: int = 5) -> int:
     """Objective evaluations one DGS gradient costs: ``2 floor(M/2) dim``."""
-    _check_num_points(num_points)
+    _checks.check_int(dim, "dim")
+    _checks.check_int(num_points, "num_points", minimum=2)
     return 2 * (num_points // 2) * dim
 
 
-def _check_num_points(num_points):
-    if isinstance(num_points, bool) or not isinstance(num_points, (int, np.integer)) \
-            or num_points < 2:
-        raise ValueError(f"num_points must be an int >= 2, got {num_points!r}")
-
-
-def _concrete(a):
-    """NumPy value of ``a`` if it is concrete, else ``None`` (traced under jit/vmap)."""
-    if isinstance(a, jax.core.Tracer):
-        return None
-    try:
-        return np.asarray(a)
-    except (jax.errors.TracerArrayConversionError, jax.errors.ConcretizationTypeError):
-        return None
-
-
-def validate_inputs(f, x, sigma, directions, num_points, chunk_size):
-    """Checks the arguments of :func:`gradient` (values only where they are concrete).
-
-    Raises:
-      ValueError: naming the argument and the constraint it breaks.
-    """
-    if not callable(f):
-        raise ValueError(f"f must be callable f(x[dim]) -> scalar, got {type(f).__name__}")
-    _check_num_points(num_points)
-    if chunk_size is not None and (isinstance(chunk_size, bool)
-                                   or not isinstance(chunk_size, (int, np.integer))
-                                   or chunk_size < 1):
-        raise ValueError(f"chunk_size must be None or an int >= 1, got {chunk_size!r}")
-    if jnp.ndim(x) != 1 or jnp.shape(x)[0] < 1:
-        raise ValueError(f"x must have shape [dim] with dim >= 1, got shape {jnp.shape(x)}")
-    dim = jnp.shape(x)[0]
-    if jnp.shape(sigma) not in ((), (dim,)):
-        raise ValueError(f"sigma must be a scalar or have shape [dim]=({dim},), "
-                         f"got shape {jnp.shape(sigma)}")
-    s = _concrete(sigma)
-    if s is not None and not np.all(np.isfinite(s) & (s > 0)):
-        raise ValueError(f"sigma must be finite and > 0, got {s!r}")
-    if directions is not None:
-        if jnp.shape(directions) != (dim, dim):
-            raise ValueError(f"directions must have shape [dim, dim]=({dim}, {dim}), "
-                             f"got shape {jnp.shape(directions)}")
-        q = _concrete(directions)
-        if q is not None:
-            q = q.astype(np.float64)
-            err = np.max(np.abs(q.T @ q - np.eye(dim)))
-            eps = np.finfo(np.asarray(directions).dtype).eps if np.issubdtype(
-                np.asarray(directions).dtype, np.floating) else 1e-16
-            tol = max(1e-6, 100.0 * eps * math.sqrt(dim))
-            if not np.isfinite(err) or err > tol:
-                raise ValueError("directions must be an orthogonal matrix (columns orthonormal):"
-                                 f" max |Q^T Q - I| = {err:.3g} > {tol:.3g}")
-
-
-def estimate(
-    f: Callable[[jax.Array], jax.Array],
-    x: jax.Array,
-    sigma,
-    *,
-    directions: jax.Array | None = None,
-    num_points: int = 5,
-    chunk_size: int | None = None,
-    validate: bool = True,
-) -> Estimate:
-    """DGS gradient with its by-products (values, non-finite count, best point seen).
-
-    Args:
-      f: black-box objective ``f(x[dim]) -> scalar``; it is ``jax.vmap``-ed here.
-      x: ``[dim]`` the point.
-      sigma: smoothing radius, scalar or ``[dim]`` (one per direction), > 0.
-      directions: ``[dim, dim]`` orthogonal matrix whose *columns* are the directions
-        ``xi_i``; ``None`` means the identity (then no matrix product is formed).
-      num_points: ``M``, Gauss–Hermite nodes per direction (>= 2).
-      chunk_size: at most this many points per batched call of ``f`` (rounded down to a
-        whole number of directions, at least one); ``None`` evaluates all in one call.
-      validate: check the arguments first (set ``False`` only inside already-checked code).
+def _check_common(f, x, radius, radius_name, chunk_size):
+    """Checks ``x`` ``[dim]``, ``f`` scalar-valued, ``radius`` ``[]`` or ``[dim]`` and > 0.
 
     Returns:
-      An :class:`Estimate`; its ``grad`` has the dtype of ``x``.
+      ``x`` as a floating JAX array.
+    """
+    x = _checks.check_point(x, "x")
+    dim = x.shape[0]
+    _checks.check_objective(f, dim, "f", dtype=x.dtype)
+    if jnp.shape(radius) not in ((), (dim,)):
+        raise ValueError(f"{radius_name} must be a scalar or have shape [dim]=({dim},), "
+                         f"got shape {jnp.shape(radius)}")
+    _checks.check_array(radius, radius_name, positive=True)
+    _checks.check_int(chunk_size, "chunk_size", allow_none=True)
+    return x
+
+
+def _check_directions(directions, dim):
+    if directions is None:
+        return
+    if jnp.shape(directions) != (dim, dim):
+        raise ValueError(f"directions must have shape [dim, dim]=({dim}, {dim}), "
+                         f"got shape {jnp.shape(directions)}")
+    q = _checks.concrete(directions)
+    if q is None:
+        return
+    eps = np.finfo(q.dtype).eps if np.issubdtype(q.dtype, np.floating) else 1e-16
+    q = q.astype(np.float64)
+    err = np.max(np.abs(q.T @ q - np.eye(dim)))
+    tol = max(1e-6, 100.0 * eps * math.sqrt(dim))
+    if not np.isfinite(err) or err > tol:
+        raise ValueError("directions must be an orthogonal matrix (columns orthonormal): "
+                         f"max |Q^T Q - I| = {err:.3g} > {tol:.3g}")
+
+
+# ------------------------------------------------------------------------------------ DGS
+
+
+def estimate(f: Callable[[jax.Array], jax.Array], x: jax.Array, sigma, *,
+             directions: jax.Array | None = None, num_points: int = 5,
+             chunk_size: int | None = None, validate: bool = True) -> Estimate:
+    """The DGS gradient with its by-products (best point seen, non-finite count).
+
+    Args:
+      sigma: smoothing radius (a standard deviation), ``[]`` or ``[dim]`` (one per
+        direction), > 0.
+      directions: ``[dim, dim]`` orthogonal matrix whose *columns* are the directions
+        ``xi_i``; ``None`` means the identity (then no matrix product is formed).
+      num_points: ``M``, Gauss-Hermite nodes per direction (>= 2).
+      chunk_size: rounded down to a whole number of directions (at least one).
+
+    Returns:
+      An :class:`Estimate` over the ``2 floor(M/2) dim`` evaluations (``f``, ``x`` and
+      ``validate`` as in the module docstring).
+
+    Raises:
+      ValueError: bad ``num_points``, ``chunk_size``, shapes, ``sigma <= 0``, a non-scalar
+        ``f`` or non-orthogonal ``directions`` (values checked where concrete).
     """
     if validate:
-        validate_inputs(f, x, sigma, directions, num_points, chunk_size)
+        _checks.check_int(num_points, "num_points", minimum=2)
+        x = _check_common(f, x, sigma, "sigma", chunk_size)
+        _check_directions(directions, x.shape[0])
     try:
         hash(f)
     except TypeError:  # unhashable callable object: run without the jit wrapper
@@ -189,11 +173,10 @@ def _estimate_impl(f, x, sigma, directions, num_points, chunk_size):
     sigma_vec = jnp.broadcast_to(jnp.asarray(sigma, dtype), (dim,))
     batched = jax.vmap(f)
 
-    points_per_direction = 2 * num_pos
     if chunk_size is None:
         block = dim
     else:
-        block = max(1, min(dim, int(chunk_size) // points_per_direction))
+        block = max(1, min(dim, int(chunk_size) // (2 * num_pos)))
     num_blocks = -(-dim // block)
     padded = num_blocks * block
     sigma_pad = jnp.concatenate([sigma_vec, jnp.ones((padded - dim,), dtype)])
@@ -231,21 +214,19 @@ def _estimate_impl(f, x, sigma, directions, num_points, chunk_size):
     else:
         grad = jnp.asarray(directions, dtype) @ directional
 
-    num_nonfinite = jnp.sum(~finite, dtype=jnp.int32)
-    masked = jnp.where(finite, values, jnp.inf).reshape(-1)
-    flat = jnp.argmin(masked)
-    best_f = masked[flat]
-    sgn_i, rest = jnp.divmod(flat, num_pos * dim)
-    k_i, dir_i = jnp.divmod(rest, dim)
-    sign = jnp.where(sgn_i == 0, 1.0, -1.0).astype(dtype)
-    if directions is None:
-        col = (jnp.arange(dim) == dir_i).astype(dtype)
-    else:
-        col = jnp.asarray(directions, dtype)[:, dir_i]
-    cand = x + sign * u[k_i] * sigma_vec[dir_i] * col
-    best_x = jnp.where(jnp.isfinite(best_f), cand, x)
-    return Estimate(grad=grad, directional=directional, values=values,
-                    num_nonfinite=num_nonfinite, best_f=best_f.astype(dtype), best_x=best_x)
+    def point(flat):
+        sgn_i, rest = jnp.divmod(flat, num_pos * dim)
+        k_i, dir_i = jnp.divmod(rest, dim)
+        sign = jnp.where(sgn_i == 0, 1.0, -1.0).astype(dtype)
+        if directions is None:
+            col = (jnp.arange(dim) == dir_i).astype(dtype)
+        else:
+            col = jnp.asarray(directions, dtype)[:, dir_i]
+        return x + sign * u[k_i] * sigma_vec[dir_i] * col
+
+    best_f, best_x, num_bad = best_of(values, point, x)
+    return Estimate(grad=grad, best_f=best_f.astype(dtype), best_x=best_x,
+                    num_nonfinite=num_bad)
 
 
 # One compiled program per (f, shapes, M, chunk): eager calls do not dispatch op by op;
@@ -253,38 +234,166 @@ def _estimate_impl(f, x, sigma, directions, num_points, chunk_size):
 _estimate_jit = jax.jit(_estimate_impl, static_argnums=(0, 4, 5))
 
 
-def gradient(
-    f: Callable[[jax.Array], jax.Array],
-    x: jax.Array,
-    sigma,
-    *,
-    directions: jax.Array | None = None,
-    num_points: int = 5,
-    chunk_size: int | None = None,
-) -> jax.Array:
+def gradient(f: Callable[[jax.Array], jax.Array], x: jax.Array, sigma, *,
+             directions: jax.Array | None = None, num_points: int = 5,
+             chunk_size: int | None = None) -> jax.Array:
     """The DGS gradient of ``f`` at ``x`` (Zhang et al. 2021, Eqs. 6-8).
 
-    Args:
-      f: black-box objective ``f(x[dim]) -> scalar``; the library ``jax.vmap``-s it.
-      x: ``[dim]`` point (float32 or float64; integers are promoted to float32).
-      sigma: smoothing radius, a scalar or ``[dim]`` (one per direction), > 0.
-      directions: ``[dim, dim]`` orthogonal matrix, columns are the directions;
-        ``None`` = identity.
-      num_points: Gauss–Hermite nodes per direction ``M`` (>= 2); costs
-        ``2 floor(M/2) dim`` evaluations.
-      chunk_size: maximum points per batched call of ``f`` (bounds memory); ``None`` = one
-        call.
+    Arguments as :func:`estimate`. Exact for linear and quadratic ``f`` for any ``sigma``.
 
     Returns:
-      ``[dim]`` gradient estimate; exact for linear and quadratic ``f`` for any ``sigma``.
-      Pairs with a non-finite value contribute zero (see the module docstring).
-
-    Raises:
-      ValueError: bad ``num_points``, ``chunk_size``, shapes, ``sigma <= 0`` or
-        non-orthogonal ``directions`` (values checked when concrete, before tracing).
+      ``[dim]`` gradient estimate.
 
     Example:
       >>> g = gradient(lambda x: jnp.sum(x**2), jnp.ones(3), 2.0)   # == [2, 2, 2]
     """
     return estimate(f, x, sigma, directions=directions, num_points=num_points,
                     chunk_size=chunk_size).grad
+
+
+# ----------------------------------------------------------------------------- baselines
+
+
+def es_estimate(key: jax.Array, f: Callable[[jax.Array], jax.Array], x: jax.Array, sigma, *,
+                num_pairs: int, fitness_shaping: str = "none",
+                chunk_size: int | None = None, validate: bool = True) -> Estimate:
+    """Antithetic Gaussian-smoothing (OpenAI-ES) gradient, ``2 num_pairs`` evaluations.
+
+    ``g = 1/(2 P sigma) sum_j (f(x + sigma e_j) - f(x - sigma e_j)) e_j``, ``e_j ~ N(0, I)``;
+    with ``fitness_shaping="centered_rank"`` the pair's centred-rank difference replaces the
+    value difference and the sum is divided by ``P sigma`` (Salimans et al. 2017). Pairs are
+    drawn in chunks of ``chunk_size // 2``; chunk ``c`` draws its noise from
+    ``fold_in(key, c)`` (one chunk: the noise is drawn once and kept).
+
+    Args:
+      key: PRNG key of this estimate.
+      sigma: ``[]`` standard deviation of the Gaussian perturbations, > 0.
+      num_pairs: ``P``, antithetic pairs (>= 1).
+      fitness_shaping: ``"none"`` or ``"centered_rank"``.
+    """
+    if validate:
+        x = _check_common(f, x, sigma, "sigma", chunk_size)
+        _checks.check_array(sigma, "sigma", shape=())
+        _checks.check_int(num_pairs, "num_pairs")
+        _checks.check_choice(fitness_shaping, "fitness_shaping", FITNESS_SHAPINGS)
+    dtype, dim = x.dtype, x.shape[0]
+    sigma = jnp.asarray(sigma, dtype)
+    chunk_pairs = num_pairs if chunk_size is None else max(1, min(num_pairs, chunk_size // 2))
+    num_chunks = -(-num_pairs // chunk_pairs)
+    batched = jax.vmap(f)
+
+    def noise(c):
+        return jax.random.normal(jax.random.fold_in(key, c), (chunk_pairs, dim), dtype)
+
+    def chunk_values(c, eps=None):
+        eps = noise(c) if eps is None else eps
+        pts = jnp.concatenate([x[None, :] + sigma * eps, x[None, :] - sigma * eps])
+        return batched(pts).reshape(2, chunk_pairs).astype(dtype)
+
+    if num_chunks == 1:
+        eps_all = noise(0)
+        vals = chunk_values(0, eps_all)[None]  # [1, 2, cp]
+    else:
+        eps_all = None
+        vals = jax.lax.map(chunk_values, jnp.arange(num_chunks))  # [nc, 2, cp]
+    valid = (jnp.arange(num_chunks * chunk_pairs) < num_pairs).reshape(num_chunks, chunk_pairs)
+    finite = jnp.isfinite(vals)
+    if fitness_shaping == "centered_rank":
+        flat = jnp.where(valid[:, None, :], vals, jnp.inf)
+        ranks = centered_ranks(flat.reshape(-1)).reshape(vals.shape)
+        weights = (ranks[:, 0] - ranks[:, 1]) / (num_pairs * sigma)
+    else:
+        ok = finite[:, 0] & finite[:, 1]
+        diff = jnp.where(ok, vals[:, 0] - vals[:, 1], 0.0)
+        weights = diff / (2.0 * num_pairs * sigma)
+    weights = jnp.where(valid, weights, 0.0)
+    if eps_all is not None:
+        g = weights[0] @ eps_all
+    else:
+        g, _ = jax.lax.scan(lambda g, c: (g + weights[c] @ noise(c), None),
+                            jnp.zeros((dim,), dtype), jnp.arange(num_chunks))
+
+    def point(flat):
+        c_i, rest = jnp.divmod(flat, 2 * chunk_pairs)
+        s_i, j_i = jnp.divmod(rest, chunk_pairs)
+        eps = eps_all[j_i] if eps_all is not None else noise(c_i)[j_i]
+        return x + jnp.where(s_i == 0, 1.0, -1.0).astype(dtype) * sigma * eps
+
+    best_f, best_x, _ = best_of(jnp.where(valid[:, None, :], vals, jnp.inf), point, x)
+    num_bad = jnp.sum(~finite & valid[:, None, :], dtype=jnp.int32)
+    return Estimate(grad=g, best_f=best_f, best_x=best_x, num_nonfinite=num_bad)
+
+
+def fd_estimate(key: jax.Array, f: Callable[[jax.Array], jax.Array], x: jax.Array, h, *,
+                num_coordinates: int | None = None, chunk_size: int | None = None,
+                validate: bool = True) -> Estimate:
+    """Central differences ``(f(x + h e_i) - f(x - h e_i)) / 2h`` on coordinates ``i``.
+
+    Args:
+      key: PRNG key; picks the random subset (unused when every coordinate is taken).
+      h: ``[]`` difference step, > 0.
+      num_coordinates: ``None`` (or ``dim``): every coordinate, ``2 dim`` evaluations; an
+        int ``n < dim``: a uniformly random subset of ``n`` coordinates (the others get a
+        zero derivative), ``2 n`` evaluations.
+    """
+    if validate:
+        x = _check_common(f, x, h, "h", chunk_size)
+        _checks.check_array(h, "h", shape=())
+        _checks.check_int(num_coordinates, "num_coordinates", maximum=x.shape[0],
+                          allow_none=True)
+    dtype, dim = x.dtype, x.shape[0]
+    n = dim if num_coordinates is None else num_coordinates
+    h = jnp.asarray(h, dtype)
+    idx = jnp.arange(dim) if n == dim else jax.random.permutation(key, dim)[:n]
+
+    def pair(i):
+        e = (jnp.arange(dim) == i).astype(dtype) * h
+        return jnp.stack([f(x + e), f(x - e)]).astype(dtype)
+
+    chunk = None if chunk_size is None else max(1, chunk_size // 2)
+    vals = map_batched(pair, idx, chunk)  # [n, 2]
+    finite = jnp.isfinite(vals)
+    ok = finite[:, 0] & finite[:, 1]
+    d = jnp.where(ok, vals[:, 0] - vals[:, 1], 0.0) / (2.0 * h)
+    g = jnp.zeros((dim,), dtype).at[idx].set(d)
+
+    def point(flat):
+        r, s = jnp.divmod(flat, 2)
+        return x + jnp.where(s == 0, 1.0, -1.0).astype(dtype) * h * (
+            jnp.arange(dim) == idx[r]).astype(dtype)
+
+    best_f, best_x, num_bad = best_of(vals, point, x)
+    return Estimate(grad=g, best_f=best_f, best_x=best_x, num_nonfinite=num_bad)
+
+
+def nesterov_estimate(key: jax.Array, f: Callable[[jax.Array], jax.Array], x: jax.Array,
+                      sigma, *, num_directions: int = 1, f_x=None,
+                      chunk_size: int | None = None, validate: bool = True) -> Estimate:
+    """Nesterov-Spokoiny forward differences along Gaussian directions.
+
+    ``g = (1/B) sum_b (f(x + sigma u_b) - f(x)) / sigma * u_b``, ``u_b ~ N(0, I)``: an
+    estimate of the gradient of the Gaussian smoothing of ``f`` with standard deviation
+    ``sigma`` (the paper's ``mu``). ``num_directions`` evaluations, plus ``f(x)`` if
+    ``f_x`` is not given.
+
+    Args:
+      key: PRNG key of this estimate.
+      sigma: ``[]`` standard deviation of the Gaussian step, > 0.
+      num_directions: ``B`` (>= 1).
+      f_x: ``f(x)`` if known (a non-finite ``f_x`` gives a zero gradient).
+    """
+    if validate:
+        x = _check_common(f, x, sigma, "sigma", chunk_size)
+        _checks.check_array(sigma, "sigma", shape=())
+        _checks.check_int(num_directions, "num_directions")
+    dtype, dim = x.dtype, x.shape[0]
+    f_x = jnp.asarray(f(x) if f_x is None else f_x, dtype)
+    sigma = jnp.asarray(sigma, dtype)
+    u = jax.random.normal(key, (num_directions, dim), dtype)
+    pts = x[None, :] + sigma * u
+    vals = map_batched(f, pts, chunk_size).astype(dtype)
+    ok = jnp.isfinite(vals) & jnp.isfinite(f_x)
+    diff = jnp.where(ok, vals - f_x, 0.0) / sigma
+    g = (diff @ u) / num_directions
+    best_f, best_x, num_bad = best_of(vals, lambda i: pts[i], x)
+    return Estimate(grad=g, best_f=best_f, best_x=best_x, num_nonfinite=num_bad)

@@ -1,28 +1,20 @@
-"""Step-size and radius schedules, and the shared descent update of the DGS family.
+"""Step-size and radius schedules of the DGS family (``kind`` is a static Config choice).
 
-Schedules (``kind``, static):
-  * ``"constant"``: ``v_t = v_0``.
-  * ``"quadratic"``: ``v_t = v_end + (v_0 - v_end) (1 - min(t, T) / T)^2`` — the paper's
-    "quadratic decay" of both learning rate and radius over ``T`` iterations (Zhang et al.,
-    UAI 2021, Sec. 4.1; the exact form is our assumption, ../shared/specs/dgs.md §2).
-  * ``"exponential"``: ``v_t = max(v_0 decay^t, v_end)`` (the paper's hydraulic-conductivity
-    inversion uses ``lambda_t = 0.99 lambda_{t-1}``).
+* ``"constant"``: ``v_t = v_0``.
+* ``"quadratic"``: ``v_t = v_end + (v_0 - v_end) (1 - min(t, T) / T)^2``, the paper's
+  "quadratic decay" of both learning rate and radius over ``T`` iterations (Zhang et al.,
+  UAI 2021, Sec. 4.1; the paper does not print the formula, this convex reading is ours).
+* ``"exponential"``: ``v_t = max(v_0 decay^t, v_end)`` (the paper's hydraulic-conductivity
+  inversion uses ``lambda_t = 0.99 lambda_{t-1}``).
 """
 
 from __future__ import annotations
 
-import jax
 import jax.numpy as jnp
 
-__all__ = ["SCHEDULES", "schedule_value", "check_schedule", "descend", "safe_norm"]
+__all__ = ["SCHEDULES", "schedule_value"]
 
 SCHEDULES = ("constant", "quadratic", "exponential")
-
-
-def check_schedule(kind: str, argument: str) -> None:
-    """Raises ``ValueError`` naming ``argument`` if ``kind`` is not a known schedule."""
-    if kind not in SCHEDULES:
-        raise ValueError(f"{argument} must be one of {SCHEDULES}, got {kind!r}")
 
 
 def schedule_value(kind: str, t, v0, v_end, horizon, decay):
@@ -35,6 +27,9 @@ def schedule_value(kind: str, t, v0, v_end, horizon, decay):
       v_end: final value (``"quadratic"``) or floor (``"exponential"``).
       horizon: ``T`` of the quadratic decay (> 0).
       decay: per-step factor of the exponential decay.
+
+    Raises:
+      ValueError: ``kind`` is not one of :data:`SCHEDULES`.
     """
     t = jnp.asarray(t, jnp.result_type(v0, float))
     if kind == "constant":
@@ -44,24 +39,4 @@ def schedule_value(kind: str, t, v0, v_end, horizon, decay):
         return v_end + (v0 - v_end) * (1.0 - frac) ** 2
     if kind == "exponential":
         return jnp.maximum(v0 * decay**t, v_end)
-    raise ValueError(f"unknown schedule {kind!r}")
-
-
-def safe_norm(v: jax.Array) -> jax.Array:
-    """Euclidean norm of ``v[dim]`` (0 for the zero vector, no NaN gradient issues)."""
-    return jnp.sqrt(jnp.sum(v * v))
-
-
-def descend(x: jax.Array, g: jax.Array, learning_rate, normalize: bool):
-    """One descent step ``x - lr g`` (raw) or ``x - lr g / ||g||`` (normalised).
-
-    A zero or non-finite gradient gives no move (the step is reported as length 0).
-
-    Returns:
-      ``(x_new [dim], grad_norm [], step_norm [])``.
-    """
-    gnorm = safe_norm(g)
-    ok = jnp.isfinite(gnorm) & (gnorm > 0)
-    scale = learning_rate / jnp.where(ok, gnorm, 1.0) if normalize else learning_rate
-    delta = jnp.where(ok, -scale * g, jnp.zeros_like(g)).astype(x.dtype)
-    return x + delta, gnorm, safe_norm(delta)
+    raise ValueError(f"kind must be one of {SCHEDULES}, got {kind!r}")

@@ -1,19 +1,19 @@
 """The DGS paper's high-dimensional benchmark functions F1-F6, rotated and shifted, any d.
 
-Zhang, Tran, Lu & Zhang (UAI 2021), Sec. 4.1; definitions as in ../shared/specs/dgs_benchmarks.md
-§1-2 (the authors' public code for F1-F5; F6 Schwefel is our assumption). An instance is
-``loss(x) = f(R (x - x_opt))`` with ``f`` the standard function (minimum 0 at ``z = 0``),
-``R`` a Haar-random rotation (QR of a Gaussian matrix with the sign fix) and ``x_opt``
+Zhang, Tran, Lu & Zhang (UAI 2021), Sec. 4.1; F1-F5 as the authors' public code, F6
+(Schwefel) is our reading. An instance is ``loss(x) = f(R (x - x_opt))`` with ``f`` the
+standard function (minimum 0 at ``z = 0``), ``R`` a Haar-random rotation and ``x_opt``
 uniform in the inner box ``[lb + 0.1 w, ub - 0.1 w]^d``; the start ``x0`` is uniform in
-``[lb, ub]^d``. All three come from one explicit key. For Schwefel (minimiser of the
-standard function at ``z_i = 420.9687``) the loss is evaluated at ``z + 420.9687`` so that
-``x_opt`` is again the global minimiser, with a penalty outside the ``[-500, 500]`` box
-(:func:`schwefel`).
+``[lb, ub]^d``. All three come from one explicit key (:func:`sample_instance`, an
+:class:`Instance` pytree that ``vmap`` batches); :func:`problem` gives an instance as a
+:class:`~jaxopt_lab.problems.Problem`. For Schwefel (minimiser of the standard function at
+``z_i = 420.9687``) the loss is evaluated at ``z + 420.9687`` so that ``x_opt`` is again the
+global minimiser, with a penalty outside the ``[-500, 500]`` box (:func:`schwefel`).
 
-Also here: the cosine-distance metric of the paper's Eq. (9) and Table 1.
+Also here: the cosine distance of the paper's Eq. (9) (Table 1) and its readings.
 
-    inst = sample_instance(jax.random.key(0), "rastrigin", 2000)
-    loss = objective("rastrigin", inst)  # loss(x[2000]) -> scalar, a black box for the methods
+    problem, x0 = sample(jax.random.key(0), "rastrigin", 2000)
+    problem.fn(x0)      # loss(x[2000]) -> scalar, a black box for the methods
 """
 
 from __future__ import annotations
@@ -25,8 +25,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["FUNCTIONS", "DOMAINS", "IDS", "Instance", "standard", "sample_instance",
-           "objective", "rotation", "cosine_distance", "width"]
+from jaxopt_lab import _checks
+from jaxopt_lab.linalg import haar_orthogonal
+from jaxopt_lab.problems.problem import Problem
+
+__all__ = ["FUNCTIONS", "DOMAINS", "IDS", "Instance", "standard", "standard_numpy",
+           "sample_instance", "objective", "problem", "sample", "cosine_distance",
+           "cosine_readings", "READINGS", "width", "domain", "SCHWEFEL_SHIFT"]
 
 SCHWEFEL_SHIFT = 420.968746
 
@@ -114,9 +119,19 @@ def standard(name: str) -> Callable[[jax.Array], jax.Array]:
     return FUNCTIONS[_name(name)]
 
 
+def standard_numpy(name: str) -> Callable[[np.ndarray], float]:
+    """The same function in NumPy, ``f(z[dim]) -> float`` (for SciPy peers; float64)."""
+    return _NUMPY[_name(name)]
+
+
+def domain(name: str) -> tuple[float, float]:
+    """``(lb, ub)`` of the initial domain per coordinate."""
+    return DOMAINS[_name(name)]
+
+
 def width(name: str) -> float:
     """Width ``w = ub - lb`` of the initial domain per coordinate."""
-    lo, hi = DOMAINS[_name(name)]
+    lo, hi = domain(name)
     return hi - lo
 
 
@@ -134,14 +149,6 @@ class Instance(NamedTuple):
     x0: jax.Array
 
 
-def rotation(key: jax.Array, dim: int, dtype=jnp.float32) -> jax.Array:
-    """Haar-random orthogonal ``[dim, dim]``: ``Q sign(diag R)`` of a Gaussian's QR."""
-    a = jax.random.normal(key, (dim, dim), dtype)
-    q, r = jnp.linalg.qr(a)
-    s = jnp.sign(jnp.diagonal(r))
-    return q * jnp.where(s == 0, 1.0, s).astype(dtype)[None, :]
-
-
 def sample_instance(key: jax.Array, name: str, dim: int, *, rotate: bool = True,
                     shift: bool = True, dtype=jnp.float32) -> Instance:
     """Draws ``R``, ``x_opt`` and ``x0`` for function ``name`` in ``dim`` dimensions.
@@ -150,17 +157,16 @@ def sample_instance(key: jax.Array, name: str, dim: int, *, rotate: bool = True,
       key: PRNG key; split three ways (rotation, optimum, start).
       name: a key of :data:`FUNCTIONS` or an id ``"F1".."F6"``.
       dim: dimension (>= 2).
-      rotate: draw ``R`` (else identity).
+      rotate: draw ``R`` (Haar, :func:`jaxopt_lab.linalg.haar_orthogonal`; else identity).
       shift: draw ``x_opt`` in the inner box (else the origin).
       dtype: float dtype of the arrays.
     """
-    name = _name(name)
-    if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or dim < 2:
-        raise ValueError(f"dim must be an int >= 2, got {dim!r}")
-    lo, hi = DOMAINS[name]
+    lo, hi = domain(name)
+    _checks.check_int(dim, "dim", minimum=2)
+    dtype = _checks.check_dtype(dtype)
     w = hi - lo
     k_rot, k_opt, k_x0 = jax.random.split(key, 3)
-    rot = rotation(k_rot, dim, dtype) if rotate else jnp.eye(dim, dtype=dtype)
+    rot = haar_orthogonal(k_rot, dim, dtype) if rotate else jnp.eye(dim, dtype=dtype)
     if shift:
         x_opt = jax.random.uniform(k_opt, (dim,), dtype, lo + 0.1 * w, hi - 0.1 * w)
     else:
@@ -178,6 +184,31 @@ def objective(name: str, instance: Instance) -> Callable[[jax.Array], jax.Array]
         return f(rot @ (x - x_opt))
 
     return loss
+
+
+def problem(name: str, instance: Instance) -> Problem:
+    """An instance as a :class:`~jaxopt_lab.problems.Problem`: its loss (JAX and NumPy),
+    the initial domain as the box, ``x_star = [x_opt]`` and ``f_star = 0``."""
+    name = _name(name)
+    dim = instance.x0.shape[0]
+    lo, hi = DOMAINS[name]
+    rot = np.asarray(instance.rotation, np.float64)
+    x_opt = np.asarray(instance.x_opt, np.float64)
+    f_np = _NUMPY[name]
+    note = ("the penalty outside [-500, 500] around the shifted optimum is ours"
+            if name == "schwefel" else "")
+    fid = next(k for k, v in IDS.items() if v == name)
+    return Problem(name=fid,
+                   fn=objective(name, instance), dim=dim, lower=np.full(dim, lo),
+                   upper=np.full(dim, hi), x_star=x_opt[None], f_star=0.0,
+                   np_fn=lambda x: float(f_np(rot @ (np.asarray(x, np.float64) - x_opt))),
+                   note=note)
+
+
+def sample(key: jax.Array, name: str, dim: int, **options) -> tuple[Problem, jax.Array]:
+    """``(problem, x0)`` of the instance :func:`sample_instance` draws from ``key``."""
+    inst = sample_instance(key, name, dim, **options)
+    return problem(name, inst), inst.x0
 
 
 def cosine_distance(path: jax.Array, x_opt: jax.Array, *, eps: float = 0.0):
@@ -206,3 +237,89 @@ def cosine_distance(path: jax.Array, x_opt: jax.Array, *, eps: float = 0.0):
     count = jnp.sum(ok)
     mean = jnp.where(count > 0, jnp.sum(dist) / jnp.maximum(count, 1), jnp.nan)
     return mean, (path.shape[0] - 1 - count).astype(jnp.int32)
+
+
+READINGS = ("eq9", "eq9_from_start", "displacement", "eq9_first_10", "eq9_first_quarter",
+            "eq9_approach")
+
+
+def cosine_readings(path, x_opt) -> tuple[dict[str, float], dict[str, np.ndarray]]:
+    """Readings of Eq. (9) that the paper leaves open, on one path (NumPy float64).
+
+    * ``eq9``: as printed, ``1 - cos(x_t - x_{t-1}, x_opt - x_{t-1})`` over the ``T`` steps.
+    * ``eq9_from_start``: the reference direction fixed at ``x_opt - x_0``.
+    * ``displacement``: ``1 - cos(x_t - x_0, x_opt - x_0)`` averaged over ``t``.
+    * ``eq9_first_10`` / ``eq9_first_quarter``: Eq. (9) over the first 10 / ``T/4`` steps.
+    * ``eq9_approach``: Eq. (9) over the steps until the iterate is closest to ``x_opt``.
+
+    Zero-length steps are left out (NaN terms).
+
+    Args:
+      path: ``[T + 1, dim]`` iterates.
+      x_opt: ``[dim]`` the instance's minimiser.
+
+    Returns:
+      ``(readings, per_step)``: each reading of :data:`READINGS`, and ``eq9_terms [T]``
+      and ``dist [T + 1]`` (distance of each iterate to ``x_opt``).
+    """
+    p = np.asarray(path, np.float64)
+    xo = np.asarray(x_opt, np.float64)
+    num = p.shape[0] - 1
+
+    def cos_dist(a, b):
+        na, nb = np.linalg.norm(a, axis=-1), np.linalg.norm(b, axis=-1)
+        ok = (na > 0) & (nb > 0)
+        c = np.sum(a * b, axis=-1) / np.where(ok, na * nb, 1.0)
+        return np.where(ok, 1.0 - c, np.nan)
+
+    steps = p[1:] - p[:-1]
+    per_step = cos_dist(steps, xo[None] - p[:-1])
+    dist = np.linalg.norm(xo[None] - p, axis=1)
+    closest = int(np.argmin(dist))  # steps 1..closest approach the optimum
+    readings = {
+        "eq9": float(np.nanmean(per_step)),
+        "eq9_from_start": float(np.nanmean(cos_dist(steps, (xo - p[0])[None]))),
+        "displacement": float(np.nanmean(cos_dist(p[1:] - p[0][None], (xo - p[0])[None]))),
+        "eq9_first_10": float(np.nanmean(per_step[:10])),
+        "eq9_first_quarter": float(np.nanmean(per_step[:max(1, num // 4)])),
+        "eq9_approach": float(np.nanmean(per_step[:max(1, closest)])),
+    }
+    return readings, {"eq9_terms": per_step, "dist": dist}
+
+
+# ----------------------------------------------------------------- NumPy formulas (float64)
+
+
+def _np_ellipsoidal(z):
+    d = z.size
+    return np.sum(10.0 ** (6.0 * np.arange(d) / (d - 1)) * z * z)
+
+
+def _np_sharp_ridge(z):
+    return z[0] ** 2 + 100 * np.sqrt(np.sum(z[1:] ** 2))
+
+
+def _np_ackley(z):
+    return (-20 * np.exp(-0.2 * np.sqrt(np.mean(z * z)))
+            - np.exp(np.mean(np.cos(2 * np.pi * z))) + 20 + np.e)
+
+
+def _np_rastrigin(z):
+    return 10 * z.size + np.sum(z * z - 10 * np.cos(2 * np.pi * z))
+
+
+def _np_schaffer_f7(z):
+    s = np.sqrt(z[:-1] ** 2 + z[1:] ** 2)
+    return np.sum(np.sqrt(s) * (1 + np.sin(50 * s**0.2) ** 2)) ** 2 / (z.size - 1)
+
+
+def _np_schwefel(z):
+    y = z + SCHWEFEL_SHIFT
+    c = np.clip(y, -500, 500)
+    pen = np.sum(np.maximum(np.abs(y) - 500, 0) ** 2)
+    return 418.9828872724338 * z.size - np.sum(c * np.sin(np.sqrt(np.abs(c)))) + pen
+
+
+_NUMPY = {"ellipsoidal": _np_ellipsoidal, "sharp_ridge": _np_sharp_ridge,
+          "ackley": _np_ackley, "rastrigin": _np_rastrigin, "schaffer_f7": _np_schaffer_f7,
+          "schwefel": _np_schwefel}

@@ -12,6 +12,9 @@ is block tridiagonal (one block per grid column of ``nely + 1`` nodes), and
 :func:`block_tridiagonal_solve` solves it exactly by block Cholesky (``nelx + 1`` steps of
 ``lax.scan`` on ``[2 (nely + 1)]``-square blocks; ``O(nelx nely^3)`` work). A matrix-free
 preconditioned conjugate-gradient solver is available as an alternative (``solver="cg"``).
+The finite elements are in :mod:`~jaxopt_lab.problems.topology_fe`; the Method of Moving
+Asymptotes driven by any gradient, and the KKT residual, in
+:mod:`~jaxopt_lab.problems.topology_mma`.
 The adjoint gradient is the classical self-adjoint one, dC/dE_e = -u_e^T k_0 u_e, chained
 through SIMP, the filter and the symmetry map with ``jax.vjp`` (they are explicit maps).
 
@@ -44,46 +47,23 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from jaxopt_lab.linalg import block_tridiagonal_solve
+from jaxopt_lab.problems.topology_fe import (apply_stiffness, element_dofs, element_stiffness,
+                                             solve_displacements, stiffness_blocks)
 
 __all__ = [
     "TopologyProblem", "bridge", "cantilever", "element_stiffness", "stiffness_blocks",
-    "block_tridiagonal_solve", "apply_stiffness", "displacements", "physical_density",
-    "compliance", "compliance_and_grad", "volume", "volume_and_grad", "SOLVERS", "dof_index",
+    "block_tridiagonal_solve", "apply_stiffness", "solve_displacements", "displacements",
+    "physical_density", "modulus", "compliance", "compliance_and_grad", "volume",
+    "volume_and_grad", "SOLVERS", "dof_index",
 ]
 
 SOLVERS = ("direct", "cg")
-
-
-def element_stiffness(nu: float = 0.3) -> np.ndarray:
-    """Q4 plane-stress stiffness matrix of a unit square with ``E = 1`` (2x2 Gauss rule).
-
-    Node order: (0,0), (1,0), (1,1), (0,1); dof order ``[u0, v0, u1, v1, u2, v2, u3, v3]``.
-
-    Returns:
-        ``[8, 8]`` float64 symmetric positive semi-definite matrix (three rigid-body modes).
-    """
-    d_mat = np.array([[1.0, nu, 0.0], [nu, 1.0, 0.0], [0.0, 0.0, (1.0 - nu) / 2]]) / (1 - nu**2)
-    corners = np.array([[-1.0, -1.0], [1.0, -1.0], [1.0, 1.0], [-1.0, 1.0]])
-    g = 1.0 / np.sqrt(3.0)
-    ke = np.zeros((8, 8))
-    for xi in (-g, g):
-        for eta in (-g, g):
-            # dN/dxi, dN/deta of the bilinear shape functions; dx/dxi = 1/2 on a unit square.
-            dn_dxi = corners[:, 0] * (1 + eta * corners[:, 1]) / 4
-            dn_deta = corners[:, 1] * (1 + xi * corners[:, 0]) / 4
-            dn_dx, dn_dy = 2 * dn_dxi, 2 * dn_deta
-            b = np.zeros((3, 8))
-            b[0, 0::2] = dn_dx
-            b[1, 1::2] = dn_dy
-            b[2, 0::2] = dn_dy
-            b[2, 1::2] = dn_dx
-            ke += b.T @ d_mat @ b * 0.25  # det(J) = 1/4, Gauss weights 1
-    return ke
 
 
 @dataclasses.dataclass(frozen=True)
@@ -292,116 +272,22 @@ def physical_density(problem: TopologyProblem, x: jax.Array) -> jax.Array:
     return num / den
 
 
-def _modulus(problem: TopologyProblem, rho: jax.Array) -> jax.Array:
+def modulus(problem: TopologyProblem, rho: jax.Array) -> jax.Array:
+    """SIMP element moduli ``E_min + rho^p (E_0 - E_min)`` of densities ``rho``."""
     return problem.emin + rho**problem.penal * (problem.e0 - problem.emin)
-
-
-# ---------------------------------------------------------------------------------------------
-# Stiffness in column-block form and its solvers.
-
-
-def _block_patterns(nely: int):
-    """Flat indices of the 16 entries of each element's 4x4 sub-block inside a column block."""
-    nc = 2 * (nely + 1)
-    a = np.arange(4)
-    rows = 2 * np.arange(nely)[:, None, None] + a[None, :, None]
-    cols = 2 * np.arange(nely)[:, None, None] + a[None, None, :]
-    return (rows * nc + cols).reshape(-1)
-
-
-_LEFT = np.array([0, 1, 6, 7])   # dofs of nodes (ex, ey), (ex, ey + 1)
-_RIGHT = np.array([2, 3, 4, 5])  # dofs of nodes (ex + 1, ey), (ex + 1, ey + 1)
-
-
-def stiffness_blocks(problem: TopologyProblem, modulus: jax.Array):
-    """Block-tridiagonal stiffness with supports eliminated (identity rows/columns).
-
-    Args:
-        problem: the problem.
-        modulus: ``[nely, nelx]`` element Young's moduli.
-
-    Returns:
-        ``(diag, lower)``: ``diag`` ``[nelx + 1, nc, nc]`` blocks ``K[col i, col i]`` and
-        ``lower`` ``[nelx, nc, nc]`` blocks ``K[col i + 1, col i]``, ``nc = 2 (nely + 1)``.
-    """
-    nelx, nely = problem.nelx, problem.nely
-    nc = 2 * (nely + 1)
-    dtype = modulus.dtype
-    ke = element_stiffness(problem.nu)
-    k_ll = jnp.asarray(ke[np.ix_(_LEFT, _LEFT)], dtype)
-    k_rr = jnp.asarray(ke[np.ix_(_RIGHT, _RIGHT)], dtype)
-    k_rl = jnp.asarray(ke[np.ix_(_RIGHT, _LEFT)], dtype)
-    idx = jnp.asarray(_block_patterns(nely))
-    zero_col = jnp.zeros((nely, 1), dtype)
-    m_left = jnp.concatenate([modulus, zero_col], axis=1).T    # [nelx + 1, nely]
-    m_right = jnp.concatenate([zero_col, modulus], axis=1).T   # [nelx + 1, nely]
-    diag_vals = (m_left[:, :, None, None] * k_ll[None, None]
-                 + m_right[:, :, None, None] * k_rr[None, None]).reshape(nelx + 1, -1)
-    diag = jnp.zeros((nelx + 1, nc * nc), dtype).at[:, idx].add(diag_vals)
-    lower_vals = (modulus.T[:, :, None, None] * k_rl[None, None]).reshape(nelx, -1)
-    lower = jnp.zeros((nelx, nc * nc), dtype).at[:, idx].add(lower_vals)
-    diag = diag.reshape(nelx + 1, nc, nc)
-    lower = lower.reshape(nelx, nc, nc)
-    free = jnp.asarray(problem.free_mask(), dtype)
-    diag = (diag * free[:, :, None] * free[:, None, :]
-            + jax.vmap(jnp.diag)(1.0 - free))
-    lower = lower * free[1:, :, None] * free[:-1, None, :]
-    return diag, lower
-
-
-def apply_stiffness(problem: TopologyProblem, modulus: jax.Array, u: jax.Array) -> jax.Array:
-    """Matrix-free product ``K u`` with supports eliminated, element by element.
-
-    Args:
-        problem: the problem.
-        modulus: ``[nely, nelx]`` element moduli.
-        u: ``[nelx + 1, 2 (nely + 1)]`` displacements in column-block layout.
-
-    Returns:
-        ``[nelx + 1, 2 (nely + 1)]``.
-    """
-    free = jnp.asarray(problem.free_mask(), u.dtype)
-    ke = jnp.asarray(element_stiffness(problem.nu), u.dtype)
-    v = (u * free).reshape(problem.nelx + 1, problem.nely + 1, 2)
-    ue = _element_dofs(v)                                       # [nelx, nely, 8]
-    fe = jnp.einsum("xyj,ij->xyi", ue, ke) * modulus.T[:, :, None]
-    out = jnp.zeros_like(v)
-    out = out.at[:-1, :-1].add(fe[:, :, 0:2]).at[1:, :-1].add(fe[:, :, 2:4])
-    out = out.at[1:, 1:].add(fe[:, :, 4:6]).at[:-1, 1:].add(fe[:, :, 6:8])
-    out = out.reshape(u.shape) * free + u * (1.0 - free)
-    return out
-
-
-def _element_dofs(v: jax.Array) -> jax.Array:
-    """``[nelx + 1, nely + 1, 2]`` nodal values -> ``[nelx, nely, 8]`` element dof values."""
-    return jnp.concatenate([v[:-1, :-1], v[1:, :-1], v[1:, 1:], v[:-1, 1:]], axis=-1)
-
-
-def _solve(problem: TopologyProblem, modulus: jax.Array) -> jax.Array:
-    f = jnp.asarray(problem.force() * problem.free_mask(), modulus.dtype)
-    if problem.solver == "direct":
-        diag, lower = stiffness_blocks(problem, modulus)
-        return block_tridiagonal_solve(diag, lower, f)
-    diag, _ = stiffness_blocks(problem, modulus)
-    inv_diag = 1.0 / jnp.diagonal(diag, axis1=1, axis2=2)
-    u, _ = jax.scipy.sparse.linalg.cg(
-        lambda w: apply_stiffness(problem, modulus, w), f, tol=problem.cg_tol,
-        maxiter=problem.cg_maxiter, M=lambda r: inv_diag * r)
-    return u
 
 
 def displacements(problem: TopologyProblem, x: jax.Array) -> jax.Array:
     """Nodal displacements ``[nelx + 1, nely + 1, 2]`` of design ``x`` (clipped to [0, 1])."""
     _check_design(problem, x)
     rho = physical_density(problem, jnp.clip(x, 0.0, 1.0))
-    u = _solve(problem, _modulus(problem, rho))
+    u = solve_displacements(problem, modulus(problem, rho))
     return u.reshape(problem.nelx + 1, problem.nely + 1, 2)
 
 
 def _compliance_parts(problem, x):
     rho = physical_density(problem, jnp.clip(x, 0.0, 1.0))
-    modulus = _modulus(problem, rho)
-    u = _solve(problem, modulus)
+    u = solve_displacements(problem, modulus(problem, rho))
     f = jnp.asarray(problem.force() * problem.free_mask(), u.dtype)
     c = jnp.sum(f * u)
     return jnp.where(jnp.isfinite(c), c, jnp.inf), u, rho
@@ -428,7 +314,7 @@ def compliance_and_grad(problem: TopologyProblem, x: jax.Array):
     _check_design(problem, x)
     c, u, _ = _compliance_parts(problem, x)
     ke = jnp.asarray(element_stiffness(problem.nu), u.dtype)
-    ue = _element_dofs(u.reshape(problem.nelx + 1, problem.nely + 1, 2))   # [nelx, nely, 8]
+    ue = element_dofs(u.reshape(problem.nelx + 1, problem.nely + 1, 2))   # [nelx, nely, 8]
     energy = jnp.einsum("xyi,ij,xyj->yx", ue, ke, ue)                       # [nely, nelx]
 
     def rho_of_x(z):

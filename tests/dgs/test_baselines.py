@@ -1,12 +1,12 @@
-"""ES, Nesterov random search and central differences on small problems, vs NumPy."""
+"""ES, Nesterov random search and central differences: the oracles and the methods, vs NumPy."""
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxopt_lab import dgs
 from jaxopt_lab.core import run
+from jaxopt_lab.dgs import es, es_estimate, fd, fd_estimate, nesterov, nesterov_estimate
 
 D = 8
 X0 = jnp.linspace(-2.0, 2.0, D).astype(jnp.float32)
@@ -24,23 +24,33 @@ def _solve(method, params, steps, seed=0):
     return jax.jit(lambda k: run(method, k, X0, params, steps))(jax.random.key(seed))
 
 
+def _params(module, learning_rate, radius, **kwargs):
+    """``module.params`` with the radius under its name (``h`` for FD, else ``sigma``)."""
+    name = "h" if module is fd else "sigma"
+    return module.params(learning_rate=learning_rate, **{name: radius}, **kwargs)
+
+
+CONSTANT = dict(normalize=False, lr_schedule="constant", radius_schedule="constant")
+
+
 @pytest.mark.parametrize("name", ["es", "es_rank", "nesterov", "fd", "fd_random"])
 def test_baselines_converge_on_a_convex_problem(name):
     if name.startswith("es"):
         shaping = "centered_rank" if name == "es_rank" else "none"
-        m = dgs.make_es(convex, dgs.ESConfig(dim=D, num_pairs=16, fitness_shaping=shaping,
-                                             chunk_size=10))
+        module, config = es, es.Config(dim=D, num_pairs=16, fitness_shaping=shaping,
+                                       chunk_size=10)
     elif name == "nesterov":
-        m = dgs.make_nesterov(convex, dgs.NesterovConfig(dim=D, num_directions=4))
+        module, config = nesterov, nesterov.Config(dim=D, num_directions=4)
     else:
         n = None if name == "fd" else 3
-        m = dgs.make_finite_differences(convex, dgs.FDConfig(dim=D, num_coordinates=n))
-    p = dgs.descent_params(1.0, 0.1, horizon=150.0)
-    final, trace = _solve(m, p, 150)
+        module, config = fd, fd.Config(dim=D, num_coordinates=n)
+    m = module.make(convex, config)
+    final, trace = _solve(m, _params(module, 1.0, 0.1, horizon=150.0), 150)
     f0 = float(convex(X0))
     assert float(final.best_f) - F_STAR < 0.02 * (f0 - F_STAR), name
     per_step = {"es": 33, "es_rank": 33, "nesterov": 5, "fd": 2 * D + 1, "fd_random": 7}[name]
     assert int(final.num_evals) == 1 + 150 * per_step
+    assert config.evals_per_step == per_step
     assert np.all(np.isfinite(np.asarray(trace.f_x)))
 
 
@@ -55,23 +65,21 @@ def test_fd_gradient_matches_numpy_central_differences():
     h = 0.01
     ref = np.array([(f_np(x + h * e) - f_np(x - h * e)) / (2 * h) for e in np.eye(D)])
     with jax.enable_x64(True):
-        m = dgs.make_finite_differences(
-            f, dgs.FDConfig(dim=D, normalize=False, lr_schedule="constant",
-                            sigma_schedule="constant", chunk_size=6))
-        p = dgs.descent_params(1.0, h, dtype=jnp.float64)
+        m = fd.make(f, fd.Config(dim=D, chunk_size=6, **CONSTANT))
+        p = fd.params(learning_rate=1.0, h=h, dtype=jnp.float64)
         s = m.init(jax.random.key(0), jnp.asarray(x), p)
         s1, info = m.step(jax.random.key(0), s, p)
+        g = fd_estimate(jax.random.key(1), f, jnp.asarray(x), h, chunk_size=6).grad
     np.testing.assert_allclose(x - np.asarray(s1.x), ref, rtol=1e-10)
+    np.testing.assert_allclose(np.asarray(g), ref, rtol=1e-10)
     assert int(s1.num_evals) == 1 + 2 * D + 1
 
 
 def test_es_is_unbiased_for_linear_functions():
     c = np.arange(1.0, D + 1)
     f = lambda x: jnp.asarray(c, x.dtype) @ x  # noqa: E731
-    m = dgs.make_es(f, dgs.ESConfig(dim=D, num_pairs=4000, normalize=False,
-                                    lr_schedule="constant", sigma_schedule="constant",
-                                    chunk_size=1000))
-    p = dgs.descent_params(1.0, 0.7)
+    m = es.make(f, es.Config(dim=D, num_pairs=4000, chunk_size=1000, **CONSTANT))
+    p = es.params(learning_rate=1.0, sigma=0.7)
     s = m.init(jax.random.key(0), X0, p)
     s1, _ = jax.jit(m.step)(jax.random.key(3), s, p)
     g = np.asarray(X0 - s1.x)
@@ -83,10 +91,8 @@ def test_es_is_unbiased_for_linear_functions():
 def test_nesterov_estimator_expectation_on_linear():
     c = np.arange(1.0, D + 1)
     f = lambda x: jnp.asarray(c, x.dtype) @ x  # noqa: E731
-    m = dgs.make_nesterov(f, dgs.NesterovConfig(dim=D, num_directions=8000, normalize=False,
-                                                lr_schedule="constant",
-                                                sigma_schedule="constant"))
-    p = dgs.descent_params(1.0, 0.3)
+    m = nesterov.make(f, nesterov.Config(dim=D, num_directions=8000, **CONSTANT))
+    p = nesterov.params(learning_rate=1.0, sigma=0.3)
     s = m.init(jax.random.key(0), X0, p)
     s1, _ = jax.jit(m.step)(jax.random.key(4), s, p)
     np.testing.assert_allclose(np.asarray(X0 - s1.x), c, atol=4 * np.linalg.norm(c) / 90)
@@ -96,21 +102,23 @@ def test_es_nonfinite_samples_are_dropped():
     def holey(x):
         return jnp.where(x[0] < -2.5, jnp.inf, jnp.sum(x**2))
 
-    m = dgs.make_es(holey, dgs.ESConfig(dim=D, num_pairs=32))
-    final, trace = _solve(m, dgs.descent_params(0.5, 1.0, horizon=20.0), 20)
+    m = es.make(holey, es.Config(dim=D, num_pairs=32))
+    final, trace = _solve(m, es.params(learning_rate=0.5, sigma=1.0, horizon=20.0), 20)
     assert int(np.sum(trace.num_nonfinite)) > 0
     assert np.all(np.isfinite(np.asarray(final.x))) and np.isfinite(float(final.best_f))
 
 
 def test_config_validation():
     with pytest.raises(ValueError, match="num_pairs"):
-        dgs.ESConfig(dim=3, num_pairs=0)
+        es.Config(dim=3, num_pairs=0)
     with pytest.raises(ValueError, match="fitness_shaping"):
-        dgs.ESConfig(dim=3, fitness_shaping="softmax")
+        es.Config(dim=3, fitness_shaping="softmax")
     with pytest.raises(ValueError, match="num_coordinates"):
-        dgs.FDConfig(dim=3, num_coordinates=4)
+        fd.Config(dim=3, num_coordinates=4)
+    with pytest.raises(ValueError, match="radius_schedule"):
+        nesterov.Config(dim=3, radius_schedule="cosine")
     with pytest.raises(ValueError, match="learning_rate"):
-        dgs.descent_params(-1.0, 1.0)
+        es.params(learning_rate=-1.0, sigma=1.0)
 
 
 @pytest.mark.parametrize("chunk_size", [None, 30])
@@ -119,10 +127,8 @@ def test_es_step_matches_the_estimate_from_the_same_noise(chunk_size):
     # noise is redrawn from the same per-chunk keys. Both must give the antithetic estimate
     # of the docstring from exactly those draws, and a consistent best point.
     pairs, sigma, lr = 60, 0.3, 0.7
-    m = dgs.make_es(convex, dgs.ESConfig(dim=D, num_pairs=pairs, normalize=False,
-                                         lr_schedule="constant", sigma_schedule="constant",
-                                         chunk_size=chunk_size))
-    p = dgs.descent_params(lr, sigma)
+    m = es.make(convex, es.Config(dim=D, num_pairs=pairs, chunk_size=chunk_size, **CONSTANT))
+    p = es.params(learning_rate=lr, sigma=sigma)
     key = jax.random.key(11)
     s = m.init(key, X0, p)
     s1, _ = jax.jit(m.step)(key, s, p)
@@ -151,25 +157,81 @@ def test_es_step_matches_the_estimate_from_the_same_noise(chunk_size):
 
 def test_baseline_bad_inputs_name_the_argument():
     with pytest.raises(ValueError, match="sigma"):
-        dgs.descent_params(1.0, 0.0)
+        es.params(learning_rate=1.0, sigma=0.0)
+    with pytest.raises(ValueError, match="h must be"):
+        fd.params(learning_rate=1.0, h=0.0)
     with pytest.raises(ValueError, match="horizon"):
-        dgs.descent_params(1.0, 1.0, horizon=0.0)
-    for m in (dgs.make_es(convex, dgs.ESConfig(dim=D)),
-              dgs.make_nesterov(convex, dgs.NesterovConfig(dim=D)),
-              dgs.make_finite_differences(convex, dgs.FDConfig(dim=D))):
+        nesterov.params(learning_rate=1.0, sigma=1.0, horizon=0.0)
+    for module in (es, nesterov, fd):
+        m = module.make(convex, module.Config(dim=D))
         with pytest.raises(ValueError, match="x0"):
-            m.init(jax.random.key(0), jnp.zeros(D + 1), dgs.descent_params(1.0, 1.0))
+            m.init(jax.random.key(0), jnp.zeros(D + 1), _params(module, 1.0, 1.0))
     with pytest.raises(ValueError, match="config"):
-        dgs.make_es(convex, dgs.NesterovConfig(dim=D))
+        es.make(convex, nesterov.Config(dim=D))
 
 
 def test_nesterov_and_fd_nonfinite_values_do_not_poison_the_state():
     def holey(x):
         return jnp.where(x[0] < -2.5, jnp.nan, jnp.sum(x**2))
 
-    for m in (dgs.make_nesterov(holey, dgs.NesterovConfig(dim=D, num_directions=16)),
-              dgs.make_finite_differences(holey, dgs.FDConfig(dim=D))):
-        final, trace = _solve(m, dgs.descent_params(0.5, 1.0, horizon=20.0), 20)
+    for module, config in ((nesterov, nesterov.Config(dim=D, num_directions=16)),
+                           (fd, fd.Config(dim=D))):
+        m = module.make(holey, config)
+        final, trace = _solve(m, _params(module, 0.5, 1.0, horizon=20.0), 20)
         assert int(np.sum(trace.num_nonfinite)) > 0, m.name
         assert np.all(np.isfinite(np.asarray(final.x))) and np.isfinite(float(final.best_f))
         assert float(final.best_f) < float(holey(X0))
+
+
+def test_params_compute_the_baselines_defaults_from_the_domain():
+    w, d = 10.24, 100
+    lr = 0.05 * np.sqrt(d) * w  # as DGS's
+    p_es, p_fd, p_ne = es.params(w, d), fd.params(w, d), nesterov.params(w)
+    np.testing.assert_allclose([float(p_es.learning_rate), float(p_es.sigma)], [lr, 0.1 * w],
+                               rtol=1e-6)
+    np.testing.assert_allclose([float(p_fd.learning_rate), float(p_fd.h)], [lr, 1e-3 * w],
+                               rtol=1e-6)
+    np.testing.assert_allclose([float(p_ne.learning_rate), float(p_ne.sigma)],
+                               [0.05 * w, 1e-3 * w], rtol=1e-6)
+    with pytest.raises(ValueError, match="width and dim"):
+        es.params(w)
+
+
+def test_oracles_are_pure_functions_of_their_key():
+    key = jax.random.key(3)
+    for oracle in (lambda k: es_estimate(k, convex, X0, 0.3, num_pairs=6),
+                   lambda k: nesterov_estimate(k, convex, X0, 0.3, num_directions=6),
+                   lambda k: fd_estimate(k, convex, X0, 0.3, num_coordinates=3)):
+        a, b, c = oracle(key), oracle(key), oracle(jax.random.key(4))
+        np.testing.assert_array_equal(np.asarray(a.grad), np.asarray(b.grad))
+        assert not np.array_equal(np.asarray(a.grad), np.asarray(c.grad))
+        # the best point reported is a real evaluation
+        np.testing.assert_allclose(float(convex(a.best_x)), float(a.best_f), rtol=1e-5)
+    # FD on a random subset: the other coordinates get a zero derivative
+    sub = fd_estimate(key, convex, X0, 0.01, num_coordinates=3).grad
+    assert int(np.sum(np.asarray(sub) != 0)) == 3
+
+
+def test_nesterov_oracle_evaluates_f_x_when_not_given():
+    key = jax.random.key(0)
+    given = nesterov_estimate(key, convex, X0, 0.1, num_directions=5, f_x=convex(X0))
+    computed = nesterov_estimate(key, convex, X0, 0.1, num_directions=5)
+    np.testing.assert_allclose(np.asarray(given.grad), np.asarray(computed.grad), rtol=1e-6)
+
+
+@pytest.mark.parametrize("call,match", [
+    (lambda: es_estimate(jax.random.key(0), convex, X0, 0.0, num_pairs=4), "sigma"),
+    (lambda: es_estimate(jax.random.key(0), convex, X0, 1.0, num_pairs=0), "num_pairs"),
+    (lambda: es_estimate(jax.random.key(0), convex, X0, 1.0, num_pairs=2,
+                         fitness_shaping="rank"), "fitness_shaping"),
+    (lambda: fd_estimate(jax.random.key(0), convex, X0, -1.0), "h must be"),
+    (lambda: fd_estimate(jax.random.key(0), convex, X0, 1.0, num_coordinates=D + 1),
+     "num_coordinates"),
+    (lambda: nesterov_estimate(jax.random.key(0), convex, X0, 1.0, num_directions=0),
+     "num_directions"),
+    (lambda: nesterov_estimate(jax.random.key(0), lambda x: x, X0, 1.0), "f must return"),
+    (lambda: es_estimate(jax.random.key(0), convex, X0[None], 1.0, num_pairs=2), "x must"),
+])
+def test_oracle_bad_inputs_name_the_argument(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()

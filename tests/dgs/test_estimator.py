@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from jaxopt_lab import dgs
-from jaxopt_lab.dgs.estimator import estimate
+from jaxopt_lab.dgs.estimator import estimate, positive_nodes
 
 
 def _orth(seed, d):
@@ -145,14 +145,17 @@ def test_chunking_does_not_change_the_result_and_jit_vmap_work():
 
 
 def test_evaluation_count_and_best_point():
-    calls = []
     f = lambda z: jnp.sum((z - 0.3) ** 2)  # noqa: E731
+
     e = estimate(f, jnp.zeros(4), 0.5, num_points=5)
-    assert e.values.shape == (2, 2, 4)  # (M-1) d = 16 values, centre node skipped
     assert dgs.num_evaluations(4, 5) == 16 and dgs.num_evaluations(4, 4) == 16
     np.testing.assert_allclose(float(f(e.best_x)), float(e.best_f), rtol=1e-6)
-    np.testing.assert_allclose(float(e.best_f), float(jnp.min(e.values)), rtol=1e-6)
-    del calls
+    # brute force over the (M-1) d = 16 points x +- 0.5 u_k e_i (the centre node is skipped)
+    u, _ = positive_nodes(5)
+    pts = [s * 0.5 * uk * ei for s in (1, -1) for uk in u for ei in np.eye(4)]
+    np.testing.assert_allclose(float(e.best_f), min(np.sum((p - 0.3) ** 2) for p in pts),
+                               rtol=1e-6)
+    assert len(pts) == 16
 
 
 def test_nonfinite_pairs_are_dropped_and_counted():

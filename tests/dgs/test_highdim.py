@@ -7,7 +7,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxopt_lab.problems import highdim as hd
+from jaxopt_lab.linalg import haar_orthogonal
+from jaxopt_lab.problems import Problem, highdim as hd
 
 
 def _np_reference(name, z):
@@ -80,7 +81,7 @@ def test_instances_are_deterministic_per_key_and_differ_across_keys():
 def test_haar_rotation_statistics():
     # For Haar O(d), E[R_11^2] = 1/d; check over many draws.
     d, n = 5, 400
-    rs = jax.vmap(lambda k: hd.rotation(k, d))(jax.random.split(jax.random.key(0), n))
+    rs = jax.vmap(lambda k: haar_orthogonal(k, d))(jax.random.split(jax.random.key(0), n))
     m = float(np.mean(np.asarray(rs[:, 0, 0]) ** 2))
     assert abs(m - 1 / d) < 4 * math.sqrt(2 / (d * d * n))
 
@@ -107,3 +108,42 @@ def test_bad_names_and_dims():
         hd.sample_instance(jax.random.key(0), "sphere", 4)
     with pytest.raises(ValueError, match="dim"):
         hd.sample_instance(jax.random.key(0), "F1", 1)
+
+
+@pytest.mark.parametrize("fid", ["F2", "F5", "F6"])
+def test_instances_as_problems(fid):
+    problem, x0 = hd.sample(jax.random.key(9), fid, 6)
+    inst = hd.sample_instance(jax.random.key(9), fid, 6)
+    assert isinstance(problem, Problem) and problem.name == fid and problem.dim == 6
+    np.testing.assert_array_equal(np.asarray(x0), np.asarray(inst.x0))
+    np.testing.assert_array_equal(problem.x_star, np.asarray(inst.x_opt)[None])
+    lo, hi = hd.domain(fid)
+    assert np.all(problem.lower == lo) and np.all(problem.upper == hi)
+    assert problem.f_star == 0.0
+    # the JAX and NumPy losses agree, and vanish at the minimiser
+    np.testing.assert_allclose(float(problem.fn(x0)), problem.np_fn(np.asarray(x0)), rtol=1e-4)
+    assert abs(problem.np_fn(problem.x_star[0])) < 1e-3
+    z = np.random.default_rng(1).uniform(-2, 2, 6)
+    np.testing.assert_allclose(hd.standard_numpy(fid)(z), _np_reference(hd.IDS[fid], z),
+                               rtol=1e-12)
+
+
+def test_readings_on_hand_made_paths():
+    x_opt = np.array([4.0, 0.0])
+    straight = np.array([[0.0, 0.0], [1.0, 0.0], [3.0, 0.0]])
+    r, _ = hd.cosine_readings(straight, x_opt)
+    for name in hd.READINGS:
+        assert r[name] == pytest.approx(0.0, abs=1e-12), name
+    # first step orthogonal (distance 1), second points from (0, 1) straight at x_opt (0)
+    bent = np.array([[0.0, 0.0], [0.0, 1.0], [4.0, 0.0]])
+    r, per_step = hd.cosine_readings(bent, x_opt)
+    assert r["eq9"] == pytest.approx(0.5)
+    assert r["eq9_first_10"] == pytest.approx(0.5)
+    # reference x_opt - x_0 = (4, 0): steps (0, 1) -> 1, (4, -1) -> 1 - 4/sqrt(17)
+    assert r["eq9_from_start"] == pytest.approx(0.5 * (1 + 1 - 4 / math.sqrt(17)))
+    # displacements (0, 1) -> 1 and (4, 0) -> 0
+    assert r["displacement"] == pytest.approx(0.5)
+    # closest approach at t = 2 (the end): both steps count
+    assert r["eq9_approach"] == pytest.approx(0.5)
+    np.testing.assert_allclose(per_step["eq9_terms"], [1.0, 0.0], atol=1e-12)
+    np.testing.assert_allclose(per_step["dist"], [4.0, math.sqrt(17), 0.0])

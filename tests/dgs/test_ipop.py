@@ -1,4 +1,4 @@
-"""IPOP-CMA-ES (experiments/dgs_ipop.py): restarts with a doubling population, and they help.
+"""IPOP-CMA-ES (jaxopt_lab.dgs.ipop): restarts with a doubling population, and they help.
 
 Reference facts: Rastrigin's global minimum is 0 at the origin and its other local minima
 lie at integer points with values >= 0.99 (Auger & Hansen 2005 use it to motivate IPOP:
@@ -12,7 +12,7 @@ import pytest
 
 pytest.importorskip("evosax")  # an `experiments` extra, not a `test` one
 
-from experiments.dgs_ipop import default_population, ipop_cma_es
+from jaxopt_lab.dgs.ipop import default_population, ipop_cma_es
 
 
 def rastrigin(x):
@@ -56,3 +56,11 @@ def test_bad_arguments_name_the_argument(kwargs, name):
         ipop_cma_es(rastrigin, args["dim"], jax.random.key(0), args["budget"], args["lower"],
                     args["upper"], **{k: v for k, v in kwargs.items()
                                       if k == "inc_popsize"})
+
+
+def test_a_missing_evosax_is_a_clear_import_error(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "evosax.algorithms", None)  # import now fails
+    with pytest.raises(ImportError, match="needs evosax"):
+        ipop_cma_es(rastrigin, 4, jax.random.key(0), 100, -1.0, 1.0)

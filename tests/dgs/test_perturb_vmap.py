@@ -4,8 +4,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxopt_lab import dgs
 from jaxopt_lab.core import run
+from jaxopt_lab.dgs import dgs
 
 
 def _spd_objective(x):
@@ -16,11 +16,10 @@ def _spd_objective(x):
 
 
 def _runner(grad_tol, steps=4, dim=12):
-    method = dgs.make_dgs(_spd_objective, dgs.DGSConfig(dim=dim, perturb="grad_norm",
-                                                        normalize=False,
-                                                        lr_schedule="constant",
-                                                        sigma_schedule="constant"))
-    params = dgs.dgs_params(0.05, 0.3, grad_tol=grad_tol, sigma_halfwidth=0.1)
+    method = dgs.make(_spd_objective, dgs.Config(dim=dim, perturb="grad_norm", normalize=False,
+                                                 lr_schedule="constant",
+                                                 radius_schedule="constant"))
+    params = dgs.params(learning_rate=0.05, sigma=0.3, grad_tol=grad_tol, sigma_halfwidth=0.1)
 
     def fn(key):
         x0 = jax.random.normal(jax.random.fold_in(key, 1), (dim,))

@@ -20,8 +20,8 @@ in the initial domain with the population multiplied by ``inc_popsize`` (2):
 The evaluation budget is shared by all restarts; a restart whose first generation would not
 fit in what is left is not started. One restart is one jitted ``lax.while_loop`` over
 generations (the population size is a static shape, so every restart compiles once; the
-compiled loops are cached per population size). This is an experiment-side baseline (evosax
-is an ``experiments`` dependency), not part of the library.
+compiled loops are cached per population size). The DGS study's "IPop-CMA" baseline; it
+needs evosax (an ``experiments`` extra), imported when a run starts.
 """
 
 from __future__ import annotations
@@ -33,6 +33,8 @@ from typing import Callable, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+from jaxopt_lab import _checks
 
 __all__ = ["IPOPResult", "ipop_cma_es", "default_population"]
 
@@ -68,6 +70,15 @@ REASONS = ("none", "equalfunvalhist", "tolx", "noeffectaxis", "noeffectcoord",
            "conditioncov", "nonfinite", "budget")
 
 
+def _cma_es_class():
+    try:
+        from evosax.algorithms import CMA_ES
+    except ImportError as err:
+        raise ImportError("ipop_cma_es needs evosax: pip install 'jaxopt-lab[experiments]' "
+                          "(or pip install evosax)") from err
+    return CMA_ES
+
+
 def default_population(dim: int) -> int:
     """CMA-ES's default ``4 + floor(3 ln n)``."""
     return 4 + int(3 * math.log(dim))
@@ -77,7 +88,7 @@ def default_population(dim: int) -> int:
 def _compiled_run(objective: Callable, dim: int, pop: int, max_gens: int, dtype_name: str,
                   record_mean: bool, has_aux: bool):
     """A jitted ``run(key, x_start, std_init, gens_allowed, tol_fun, tol_x, aux)``."""
-    from evosax.algorithms import CMA_ES
+    CMA_ES = _cma_es_class()
 
     dtype = jnp.dtype(dtype_name)
     algo = CMA_ES(pop, jnp.zeros((dim,), dtype))
@@ -176,16 +187,25 @@ def ipop_cma_es(objective: Callable[[jax.Array], jax.Array], dim: int, key: jax.
         a problem instance); then one compiled loop serves every instance.
 
     Raises:
-      ValueError: for ``budget``, ``dim``, ``upper <= lower``, ``inc_popsize < 1``.
+      ValueError: a bad argument (named in the message), e.g. ``upper <= lower``.
+      ImportError: evosax is not installed.
     """
-    if not isinstance(dim, (int, np.integer)) or dim < 2:
-        raise ValueError(f"dim must be an int >= 2, got {dim!r}")
-    if not isinstance(budget, (int, np.integer)) or budget < 1:
-        raise ValueError(f"budget must be an int >= 1, got {budget!r}")
-    if not upper > lower:
-        raise ValueError(f"upper must be > lower, got lower={lower}, upper={upper}")
-    if not isinstance(inc_popsize, (int, np.integer)) or inc_popsize < 1:
-        raise ValueError(f"inc_popsize must be an int >= 1, got {inc_popsize!r}")
+    if not callable(objective):
+        raise ValueError(f"objective must be callable, got {type(objective).__name__}")
+    _checks.check_int(dim, "dim", minimum=2)
+    _checks.check_int(budget, "budget")
+    _checks.check_number(lower, "lower")
+    _checks.check_number(upper, "upper", lo=lower, lo_open=True)
+    _checks.check_int(inc_popsize, "inc_popsize")
+    _checks.check_int(max_restarts, "max_restarts", minimum=0)
+    _checks.check_int(population, "population", minimum=2, allow_none=True)
+    _checks.check_number(std_init, "std_init", positive=True, allow_none=True)
+    _checks.check_number(tol_fun, "tol_fun", non_negative=True)
+    _checks.check_number(tol_x, "tol_x", non_negative=True, allow_none=True)
+    dtype = _checks.check_dtype(dtype)
+    if x0 is not None:
+        x0 = _checks.check_point(x0, "x0", dim)
+    _cma_es_class()  # a clear error now if evosax is missing
     pop = default_population(dim) if population is None else int(population)
     std_init = 0.5 * (upper - lower) if std_init is None else float(std_init)
     tol_x = 1e-12 * std_init if tol_x is None else float(tol_x)
