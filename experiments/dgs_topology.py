@@ -31,15 +31,13 @@ from __future__ import annotations
 
 import functools
 import time
-from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from experiments.common import Experiment, main, markdown_table
-from jaxopt_lab.dgs import es_estimate, estimate, fd_estimate, nesterov_estimate
-from jaxopt_lab.linalg import perturb_orthogonal
+from jaxopt_lab.dgs import sources
 from jaxopt_lab.problems import topology as T
 from jaxopt_lab.problems.topology_mma import mma
 
@@ -51,14 +49,10 @@ PROFILES = {
     "paper": dict(nelx=120, nely=40, rmin=2.0, num_iters=100, chunk=256),
 }
 DGS = dict(num_points=5, alpha=0.1, r=0.25, beta=0.2, gamma=0.01)
-# When Algorithm 1's random perturbation fires (see ``make_source``). "grad_norm" is the
-# paper's rule as printed, ``||g|| < gamma``; with the compliance unscaled (the paper's Fig. 6
-# shows C in units of 1e5) ||g|| is 1e5-1e6 and the rule never fires. Two readings that make
-# gamma = 0.01 meaningful are named options: "relative" (``||g|| < gamma ||g_first||``: the
-# printed rule on the loss scaled so that its first gradient has unit norm) and "period"
-# (every ``--dgs-period`` gradient calls; the paper's other trigger, "iterations since the
-# last perturbation", spec §2).
-TRIGGERS = ("grad_norm", "relative", "period")
+# When Algorithm 1's random perturbation fires (jaxopt_lab.dgs.sources.TRIGGERS). "grad_norm"
+# is the paper's rule as printed, ``||g|| < gamma``; with the compliance unscaled (the
+# paper's Fig. 6 shows C in units of 1e5) ||g|| is 1e5-1e6 and the rule never fires.
+TRIGGERS = sources.TRIGGERS
 
 
 def add_arguments(parser):
@@ -89,96 +83,34 @@ def add_arguments(parser):
                              "each start; see diagnose()")
 
 
-class Source(NamedTuple):
-    """The state a gradient source threads through MMA's calls (see :func:`make_source`).
-
-    Attributes:
-      key: PRNG key, split once per random draw (ES and Nesterov: one per call; DGS: two
-        per perturbation).
-      directions: DGS's current directions ``[d, d]``, ``None`` while they are the axes.
-      sigma: DGS's radii ``[d]``.
-      num_calls: gradient calls so far.
-      first_norm: ``||g||`` of the first DGS gradient (the ``relative`` trigger's scale).
-      num_perturb: perturbations so far.
-    """
-
-    key: jax.Array
-    directions: jax.Array | None
-    sigma: jax.Array
-    num_calls: int = 0
-    first_norm: float | None = None
-    num_perturb: int = 0
-
-
-def make_source(problem, method, chunk, radius=None, trigger="grad_norm", period=10,
+def make_source(problem, method, chunk, key=None, radius=None, trigger="grad_norm", period=10,
                 alpha=None, beta=None):
     """``(source, state)``: the gradient ``method`` hands MMA, and its initial state.
 
-    ``source(state, x, c) -> (g, num_evals, state)`` is pure (the state, keys included, is
-    returned, never mutated); the DGS, FD, ES and Nesterov gradients are the library's
-    oracles (:mod:`jaxopt_lab.dgs.estimator`), each jitted once per run.
+    The black-box sources are the library's (:mod:`jaxopt_lab.dgs.sources`) on the
+    compliance, with this study's settings; ``"adjoint"`` is the exact gradient.
     """
-    alpha = DGS["alpha"] if alpha is None else float(alpha)
-    beta = DGS["beta"] if beta is None else float(beta)
-    radius = DGS["r"] if radius is None else float(radius)
-    if not (alpha >= 0 and beta >= 0):
-        raise ValueError(f"alpha and beta must be >= 0, got {alpha!r}, {beta!r}")
-    if trigger not in TRIGGERS:
-        raise ValueError(f"trigger must be one of {TRIGGERS}, got {trigger!r}")
-    if not (isinstance(period, int) and period >= 1):
-        raise ValueError(f"period must be an int >= 1, got {period!r}")
     f = functools.partial(T.compliance, problem)
-    d, m = problem.num_design, DGS["num_points"]
-    state = Source(key=None, directions=None, sigma=jnp.full((d,), radius))
+    d, m, dtype = problem.num_design, DGS["num_points"], jnp.float64
     if method == "adjoint":
         grad = jax.jit(functools.partial(T.compliance_and_grad, problem))
-        return (lambda s, x, c: (grad(x)[1], 0, s)), state
-    if method == "fd":
-        fd = jax.jit(lambda x: fd_estimate(None, f, x, 1e-3, chunk_size=chunk).grad)
-        return (lambda s, x, c: (fd(x), 2 * d, s)), state
-    if method in ("es", "nesterov"):
-        n = (m - 1) * d // 2 if method == "es" else (m - 1) * d
-        if method == "es":  # radius 0.05, antithetic pairs
-            oracle = jax.jit(lambda k, x, c: es_estimate(k, f, x, 0.05, num_pairs=n,
-                                                         chunk_size=chunk).grad)
-        else:  # step 1e-3, forward differences from the known f(x)
-            oracle = jax.jit(lambda k, x, c: nesterov_estimate(
-                k, f, x, 1e-3, num_directions=n, f_x=c, chunk_size=chunk).grad)
-
-        def random_source(s, x, c):
-            key, sub = jax.random.split(s.key)
-            return oracle(sub, x, c), (2 * n if method == "es" else n), s._replace(key=key)
-
-        return random_source, state
+        return (lambda s, x, c: (grad(x)[1], 0, s)), sources.SourceState(
+            None, jnp.zeros((0, d), dtype), jnp.zeros((0,), dtype))
+    if method == "fd":  # step 1e-3
+        return sources.fd_source(f, d, step=1e-3, chunk_size=chunk, dtype=dtype)
+    if method == "es":  # radius 0.05, (M - 1) d / 2 antithetic pairs: the DGS budget
+        return sources.es_source(f, d, key, sigma=0.05, num_pairs=(m - 1) * d // 2,
+                                 chunk_size=chunk, dtype=dtype)
+    if method == "nesterov":  # step 1e-3, (M - 1) d forward differences
+        return sources.nesterov_source(f, d, key, step=1e-3, num_directions=(m - 1) * d,
+                                       chunk_size=chunk, dtype=dtype)
     if method != "dgs":
         raise ValueError(f"unknown method {method!r}")
-
-    def fires(norm, s):
-        """Algorithm 1's trigger under the chosen reading (after ``s.num_calls`` calls)."""
-        if trigger == "grad_norm":
-            return norm < DGS["gamma"]
-        if trigger == "relative":
-            return norm < DGS["gamma"] * s.first_norm
-        return s.num_calls % period == 0
-
-    def dgs_source(s, x, c):
-        g = estimate(f, x, s.sigma, directions=s.directions, num_points=m,
-                     chunk_size=chunk).grad
-        norm = float(jnp.linalg.norm(g))
-        s = s._replace(num_calls=s.num_calls + 1,
-                       first_norm=norm if s.first_norm is None else s.first_norm)
-        if fires(norm, s):
-            base = jnp.eye(d, dtype=x.dtype) if s.directions is None else s.directions
-            key, k_rot = jax.random.split(s.key)
-            key, k_sig = jax.random.split(key)
-            half = min(beta, 0.8 * radius)  # keep every radius > 0
-            s = s._replace(key=key, directions=perturb_orthogonal(k_rot, base, alpha),
-                           sigma=jax.random.uniform(k_sig, (d,), x.dtype, radius - half,
-                                                    radius + half),
-                           num_perturb=s.num_perturb + 1)
-        return g, (m - 1) * d, s
-
-    return dgs_source, state
+    return sources.dgs_source(
+        f, d, key, radius=DGS["r"] if radius is None else float(radius), num_points=m,
+        rotation_scale=DGS["alpha"] if alpha is None else float(alpha),
+        radius_halfwidth=DGS["beta"] if beta is None else float(beta),
+        grad_tol=DGS["gamma"], trigger=trigger, period=period, chunk_size=chunk, dtype=dtype)
 
 
 def run_mma(problem, method, x0, num_iters, chunk, key, radius=None, trigger="grad_norm",
@@ -188,8 +120,9 @@ def run_mma(problem, method, x0, num_iters, chunk, key, radius=None, trigger="gr
     Returns :func:`~jaxopt_lab.problems.topology_mma.mma`'s dict plus ``num_perturb``, how
     often DGS's perturbation fired.
     """
-    source, state = make_source(problem, method, chunk, radius, trigger, period, alpha, beta)
-    out = mma(problem, source, x0, num_iters, state._replace(key=key))
+    source, state = make_source(problem, method, chunk, key, radius, trigger, period, alpha,
+                                beta)
+    out = mma(problem, source, x0, num_iters, state)
     out["num_perturb"] = out.pop("state").num_perturb
     return out
 

@@ -10,9 +10,11 @@ functions", UAI 2021.
   (Algorithm 1), :mod:`adadgs`, :mod:`dgs_optax` (DGS feeding any optax transformation),
   and the baselines :mod:`es` (ES-Bpop), :mod:`nesterov`, :mod:`fd`.
 * :func:`minimize`: one call for the common case. :mod:`ipop`: IPOP-CMA-ES over evosax.
+  :mod:`sources`: the gradients as pure sources for an outside optimiser (e.g. nlopt's MMA).
 """
 
-from jaxopt_lab.dgs import adadgs, dgs, dgs_optax, es, estimator, fd, ipop, nesterov, schedules
+from jaxopt_lab.dgs import (adadgs, dgs, dgs_optax, es, estimator, fd, ipop, nesterov, schedules,
+                            sources)
 from jaxopt_lab.dgs.estimator import (Estimate, es_estimate, estimate, fd_estimate, gradient,
                                       nesterov_estimate, num_evaluations)
 from jaxopt_lab.dgs.minimize import minimize
@@ -20,4 +22,4 @@ from jaxopt_lab.dgs.minimize import minimize
 __all__ = ["gradient", "estimate", "es_estimate", "fd_estimate", "nesterov_estimate",
            "Estimate", "num_evaluations", "minimize",
            "dgs", "adadgs", "dgs_optax", "es", "nesterov", "fd", "estimator", "schedules",
-           "ipop"]
+           "ipop", "sources"]
