@@ -8,16 +8,22 @@ start points. Modules: :mod:`.bh`, :mod:`.bhs`, :mod:`.hybrid` (the three method
 from ``Info``), :mod:`.budget` (budgeted runs, Table 3.1's time split), and
 :func:`minimize`, the one call.
 
-Example::
+Example (256 BH-S chains of 200 steps on Egg-holder)::
 
+    import jax
     from jaxopt_lab import run
-    from jaxopt_lab.basin_hopping import bhs, metrics
+    from jaxopt_lab.basin_hopping import bhs, metrics, minimize
     from jaxopt_lab.problems import landscapes
     egg = landscapes.get("Egg-holder")
     method = bhs.make(egg.fn, bhs.Config(dim=2, max_skips=25))
     params = bhs.params(egg.lower, egg.upper, sigma=10.0)
+    keys = jax.random.split(jax.random.key(0), 256)
+    x0s = jax.random.uniform(jax.random.key(1), (256, 2), minval=-512.0, maxval=512.0)
     final, trace = jax.vmap(lambda k, x0: run(method, k, x0, params, 200))(keys, x0s)
-    print(metrics.summarize(metrics.tally_trace(trace, egg)))
+    print(metrics.summarize(metrics.tally_trace(trace, egg)))   # rho, nu_1, nu_s, P_s
+    # or, in one call:
+    result = minimize(egg.fn, egg.lower, egg.upper, num_chains=256, num_steps=200,
+                      sigma=10.0, key=jax.random.key(0))
 """
 
 from jaxopt_lab.basin_hopping import (bh, bhs, budget, hybrid, linesearch, local, metrics,

@@ -45,6 +45,8 @@ from jaxopt_lab.core import Method
 # a run; MINIMISING and MINIMISING_START (asynchronous mode): go on minimising from a
 # perturbation or from a run's start.
 PERTURBING, STARTING, MINIMISING, MINIMISING_START = range(4)
+
+
 class State(NamedTuple):
     """One chain.
 
@@ -157,6 +159,8 @@ class Phases(NamedTuple):
 
 
 class Built(NamedTuple):
+    """What :func:`build` returns: the method and its step's halves."""
+
     method: Method
     phases: Phases
 

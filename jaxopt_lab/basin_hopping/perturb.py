@@ -144,55 +144,69 @@ def skipping_chain(key: jax.Array, x: jax.Array, fx: jax.Array,
     _checks.check_choice(radii, "radii", RADII)
     _checks.check_choice(boundary, "boundary", BOUNDARIES)
     dim = x.shape[-1]
-    key_w, key_r = jax.random.split(key)
-    w = sigma * jax.random.normal(key_w, (dim,), x.dtype)
-    r1 = jnp.sqrt(jnp.sum(w * w))
-    phi = w / jnp.where(r1 > 0, r1, 1.0)
-    if radii == "equal":
-        increments = jnp.full((max_skips,), r1, x.dtype)
-    else:
-        g = jax.random.normal(key_r, (max_skips - 1, dim), x.dtype)
-        later = sigma * jnp.sqrt(jnp.sum(g * g, axis=-1))
-        increments = jnp.concatenate([r1[None], later])
-    cum = jnp.cumsum(increments)  # [K]
-    if boundary == "periodic":
-        points = wrap(x[None, :] + cum[:, None] * phi[None, :], lower[None, :], upper[None, :])
-    elif boundary == "first":
-        z1 = wrap(x + r1 * phi, lower, upper)
-        points = z1[None, :] + (cum - r1)[:, None] * phi[None, :]
-    else:
-        points = x[None, :] + cum[:, None] * phi[None, :]
 
-    # Block by block, stopping at the first block with a hit: the cost follows k, not K.
-    block = max_skips if block_size is None else min(block_size, max_skips)
-    num_blocks = -(-max_skips // block)
-    size = num_blocks * block
-    padded = jnp.concatenate([points, jnp.repeat(points[-1:], size - max_skips, axis=0)])
-    blocks = padded.reshape(num_blocks, block, dim)
-    index = jnp.arange(size)
+    def chain(running):
+        # Tied to the loop's flag so that XLA cannot hoist the draws out of the loop.
+        key_w, key_r = jax.random.split(jax.lax.optimization_barrier((key, running))[0])
+        w = sigma * jax.random.normal(key_w, (dim,), x.dtype)
+        r1 = jnp.sqrt(jnp.sum(w * w))
+        phi = w / jnp.where(r1 > 0, r1, 1.0)
+        if radii == "equal":
+            increments = jnp.full((max_skips,), r1, x.dtype)
+        else:
+            g = jax.random.normal(key_r, (max_skips - 1, dim), x.dtype)
+            later = sigma * jnp.sqrt(jnp.sum(g * g, axis=-1))
+            increments = jnp.concatenate([r1[None], later])
+        cum = jnp.cumsum(increments)  # [K]
+        if boundary == "periodic":
+            points = wrap(x[None, :] + cum[:, None] * phi[None, :], lower[None, :],
+                          upper[None, :])
+        elif boundary == "first":
+            z1 = wrap(x + r1 * phi, lower, upper)
+            points = z1[None, :] + (cum - r1)[:, None] * phi[None, :]
+        else:
+            points = x[None, :] + cum[:, None] * phi[None, :]
 
-    def cond(carry):
-        b, hit, _ = carry
-        return (b < num_blocks) & ~jnp.any(hit) & active
+        # Block by block, stopping at the first block with a hit: the cost follows k, not K.
+        block = max_skips if block_size is None else min(block_size, max_skips)
+        num_blocks = -(-max_skips // block)
+        size = num_blocks * block
+        padded = jnp.concatenate([points, jnp.repeat(points[-1:], size - max_skips, axis=0)])
+        blocks = padded.reshape(num_blocks, block, dim)
+        index = jnp.arange(size)
 
-    def body(carry):
-        b, hit, bad = carry
-        vals = jax.vmap(objective)(blocks[b])
-        blk_bad = ~jnp.isfinite(vals)
-        idx = b * block + jnp.arange(block)
-        blk_hit = (jnp.where(blk_bad, jnp.inf, vals) < fx) & (idx < max_skips)
-        hit = jax.lax.dynamic_update_slice(hit, blk_hit, (b * block,))
-        bad = jax.lax.dynamic_update_slice(bad, blk_bad, (b * block,))
-        return b + 1, hit, bad
+        def cond(carry):
+            b, hit, _ = carry
+            return (b < num_blocks) & ~jnp.any(hit) & active
 
-    _, hit, bad = jax.lax.while_loop(cond, body, (jnp.zeros((), jnp.int32),
-                                                  jnp.zeros((size,), bool),
-                                                  jnp.zeros((size,), bool)))
-    found = jnp.any(hit)
-    first = jnp.argmax(hit)
-    num_steps = jnp.where(found, first + 1, jnp.where(active, max_skips, 0)).astype(jnp.int32)
-    y = jnp.where(found, points[first], x)  # first < K: no hit lies in the padding
-    path_length = jnp.where(found, cum[first], 0.0).astype(x.dtype)
-    num_bad = jnp.sum(bad & (index < num_steps)).astype(jnp.int32)
-    return SkipResult(y=y, found=found, num_steps=num_steps, path_length=path_length,
-                      first_radius=r1, num_nonfinite=num_bad, points=points)
+        def body(carry):
+            b, hit, bad = carry
+            vals = jax.vmap(objective)(blocks[b])
+            blk_bad = ~jnp.isfinite(vals)
+            idx = b * block + jnp.arange(block)
+            blk_hit = (jnp.where(blk_bad, jnp.inf, vals) < fx) & (idx < max_skips)
+            hit = jax.lax.dynamic_update_slice(hit, blk_hit, (b * block,))
+            bad = jax.lax.dynamic_update_slice(bad, blk_bad, (b * block,))
+            return b + 1, hit, bad
+
+        _, hit, bad = jax.lax.while_loop(cond, body, (jnp.zeros((), jnp.int32),
+                                                      jnp.zeros((size,), bool),
+                                                      jnp.zeros((size,), bool)))
+        found = jnp.any(hit)
+        first = jnp.argmax(hit)
+        num_steps = jnp.where(found, first + 1,
+                              jnp.where(active, max_skips, 0)).astype(jnp.int32)
+        y = jnp.where(found, points[first], x)  # first < K: no hit lies in the padding
+        path_length = jnp.where(found, cum[first], 0.0).astype(x.dtype)
+        num_bad = jnp.sum(bad & (index < num_steps)).astype(jnp.int32)
+        return SkipResult(y=y, found=found, num_steps=num_steps, path_length=path_length,
+                          first_radius=r1, num_nonfinite=num_bad, points=points)
+
+    # Run once where active: under vmap, a batch whose lanes are all inactive skips the
+    # chain's draws and points as well as its evaluations.
+    zero = jnp.zeros((), jnp.int32)
+    blank = SkipResult(y=x, found=jnp.zeros((), bool), num_steps=zero,
+                       path_length=jnp.zeros((), x.dtype), first_radius=jnp.zeros((), x.dtype),
+                       num_nonfinite=zero, points=jnp.zeros((max_skips, dim), x.dtype))
+    return jax.lax.while_loop(lambda c: c[0], lambda c: (jnp.zeros((), bool), chain(c[0])),
+                              (jnp.asarray(active, bool), blank))[1]
