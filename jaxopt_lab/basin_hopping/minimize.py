@@ -11,8 +11,9 @@ Precision: float32 by default. Success is judged in float64 against the exact mi
 (:mod:`.metrics`); a float32 chain can only succeed where a float32 point lies within the
 success radius of the minimiser. It does on Egg-holder at the paper's 1e-5 (the nearest
 float32 point to ``x*`` is 6.5e-6 away; of 256 chains of 200 BH-S steps, 165 land on it,
-against 163 within the ball in float64). Pass ``dtype=jnp.float64`` (with x64 enabled) where none
-does.
+against 163 within the ball in float64). Pass ``dtype=jnp.float64`` (with x64 enabled)
+where none does. The returned ``x`` is the point of lowest value; in float32, values near
+``x*`` round alike (to ~6e-5 at ``|f| = 960``), so it need not be the point nearest ``x*``.
 """
 
 from __future__ import annotations

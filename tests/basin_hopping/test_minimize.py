@@ -34,8 +34,10 @@ def test_readme_egg_holder_example_succeeds_in_float32():
     res = minimize(egg.fn, egg.lower, egg.upper, num_chains=256, num_steps=200, sigma=10.0,
                    key=jax.random.key(2))
     s = metrics.summarize(metrics.tally_trace(res.trace, egg))
-    assert success(egg, np.asarray(res.x, np.float64))
     assert s.num_success > 100 and s.reliability > 0.2
+    # the lowest float32 value need not be the point nearest x*: f rounds to ~6e-5 there
+    assert success(egg, np.asarray(res.x, np.float64), np.asarray(res.f, np.float64),
+                   rule="fgap")
 
 
 def test_bad_input():
