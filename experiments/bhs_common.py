@@ -1,13 +1,15 @@
 """Shared machinery of the BH-S experiments (not an experiment itself).
 
 * :class:`Runner`: one compiled program per (dimension, config) that runs a budget of
-  back-to-back BH / BH-S / hybrid runs on *any* of a list of landscapes (the landscape is
-  picked by a traced index through ``lax.switch``, so changing landscape, sigma, K, T, the
-  hybrid ratio or the tolerances never recompiles). Chains run in float64 so that the
-  paper's 1e-5 success ball is meaningful (float32 resolves only ~3e-5 at |x| = 400).
+  back-to-back BH / BH-S / hybrid runs (``jaxopt_lab.basin_hopping.run_budget``) on *any*
+  of a list of landscapes (the objective and the success test are picked by traced
+  indices through ``lax.switch``, so changing landscape, sigma, T, the hybrid ratio or the
+  tolerances never recompiles; the halting index K is static, so each K has its Runner).
+  Chains run in float64 so that the paper's 1e-5 success ball is meaningful on every
+  landscape (float32 resolves only ~3e-5 at |x| = 400).
 * :func:`scipy_cell`: the classic tool, ``scipy.optimize.basinhopping``, run back to back
-  under the same budget, with the authors' steps written in NumPy following
-  ../shared/specs/basin_hopping.md: :class:`GaussStep` (variance convention, no wrap) and
+  under the same budget, with the authors' steps written in NumPy after their code:
+  :class:`GaussStep` (variance convention, no wrap) and
   :class:`SkipStep` (the authors' ``MonotonicSkippingSMCTakeStep``: equal radii, strict
   sublevel test, periodic or first-point-only wrap, f(X) re-evaluated).
 """
@@ -16,18 +18,17 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxopt_lab.basin_hopping import (BHConfig, make, make_params, restart_state, summarize,
-                                      validate_params)
-from jaxopt_lab.problems import landscapes
+from jaxopt_lab.basin_hopping import bh, bhs, hybrid, metrics, run_budget
+from jaxopt_lab.problems import Problem, success
 
-MAX_MINIMISERS = 4
 DEFAULT_FTOL, DEFAULT_GTOL = 2.2e-9, 1e-5
+MODULES = {bh.Config: bh, bhs.Config: bhs, hybrid.Config: hybrid}
 
 
 def tolerances(tol):
@@ -39,86 +40,76 @@ class Runner:
     """Budgeted back-to-back runs on a list of same-dimension landscapes, one compile.
 
     Args:
-      landscape_list: landscapes (same ``dim``).
-      config: :class:`BHConfig` (``restart=True``; ``kind="hybrid"`` serves BH with
-        ``ratio=1`` and BH-S with ``ratio=-1`` from one program).
+      problems: the landscapes (same ``dim``), as a list or as ``{label: Problem}`` (e.g.
+        a landscape and its paper's reading, which share one objective).
+      config: a ``bh``, ``bhs`` or ``hybrid`` Config (``restart=True``; a hybrid serves BH
+        with ``ratio=1`` and BH-S with ``ratio=-1`` from one program).
       num_chains: chains side by side.
       steps_per_call: steps per compiled call.
-      local_steps: the asynchronous mode's L-BFGS iterations per step (used when
+      local_steps: the asynchronous mode's local-minimiser steps per tick (used when
         ``config.local_steps`` is None; pass None to keep the synchronous mode).
+      radius: the success ball's radius.
     """
 
-    def __init__(self, landscape_list: Sequence[landscapes.Landscape], config: BHConfig,
-                 num_chains: int, steps_per_call: int = 10, local_steps: int | None = 2):
+    def __init__(self, problems: Sequence[Problem] | Mapping[str, Problem], config,
+                 num_chains: int, steps_per_call: int = 10, local_steps: int | None = 2,
+                 radius: float = 1e-5):
         if config.local_steps is None and local_steps is not None:
             config = dataclasses.replace(config, local_steps=local_steps)
-        self.landscapes = list(landscape_list)
-        self.names = [ls.name for ls in self.landscapes]
-        self.config = config
+        problems = dict(problems) if isinstance(problems, Mapping) else {
+            p.name: p for p in problems}
+        self.labels, self.problems = list(problems), list(problems.values())
+        self.config, self.module = config, MODULES[type(config)]
         self.num_chains = num_chains
         self.steps_per_call = steps_per_call
-        fns = [ls.fn for ls in self.landscapes]
-
-        def advance(key, state, params, index):
-            def objective(x):
-                return jax.lax.switch(index, fns, x) if len(fns) > 1 else fns[0](x)
-
-            method = make(objective, config)
-
-            def body(i, s):
-                return method.step(jax.random.fold_in(key, i), s, params)[0]
-
-            return jax.lax.fori_loop(0, steps_per_call, body, state)
-
-        self._advance = jax.jit(advance)
-        self._compiled = None
         self.compile_s = 0.0
+        names = list(dict.fromkeys(p.name for p in self.problems))
+        self._fn_index = [names.index(p.name) for p in self.problems]
+        fns = [next(p.fn for p in self.problems if p.name == n) for n in names]
+        tests = [metrics.success_test(p, radius=radius) for p in self.problems]
+        module = self.module
 
-    def params(self, name: str, *, sigma_bh=1.0, sigma_skip=1.0, num_skips=1, temperature=1.0,
-               ratio=1, tol=None, patience=50, radius=1e-5):
-        ls = self.landscapes[self.names.index(name)]
-        x_star = np.concatenate([ls.x_star, np.repeat(ls.x_star[:1], MAX_MINIMISERS
-                                                      - len(ls.x_star), axis=0)])
+        def method(fn_index, test_index):
+            if len(fns) == 1:  # no conditional around a single objective
+                return module.make(fns[0], config)
+            return module.make(lambda x: jax.lax.switch(fn_index, fns, x), config)
+
+        def test(fn_index, test_index):
+            if len(tests) == 1:
+                return tests[0]
+            return lambda x, f: jax.lax.switch(test_index, tests, x, f)
+
+        self._method, self._test = method, test
+
+    def params(self, label: str, *, tol=None, patience=50, **kw):
+        """The module's Params for ``label``'s box (float64), ``tol`` as SciPy's."""
+        problem = self.problems[self.labels.index(label)]
         ftol, gtol = tolerances(tol)
-        return make_params(ls.lower, ls.upper, sigma_bh=sigma_bh, sigma_skip=sigma_skip,
-                           num_skips=num_skips, temperature=temperature, patience=patience,
-                           ratio=ratio, ftol=ftol, gtol=gtol, x_star=x_star, f_star=ls.f_star,
-                           radius=radius, f_tol=1e-6, dtype=jnp.float64)
+        return self.module.params(problem.lower, problem.upper, ftol=ftol, gtol=gtol,
+                                  patience=patience, dtype=jnp.float64, **kw)
 
-    def run(self, name: str, params, key, budget_s: float) -> dict:
+    def run(self, label: str, params, key, budget_s: float) -> dict:
         """Runs until ``budget_s`` process CPU seconds (all threads; wall-clock seconds on an
         accelerator backend) are spent (a call is started only if the previous call's
         duration still fits); returns scalar metrics."""
-        validate_params(params, self.config)
-        index = jnp.int32(self.names.index(name))
-        dim = self.landscapes[0].dim
-        state = restart_state(self.num_chains, dim, jnp.float64, self.config.local.memory)
-        if self._compiled is None:
-            t = time.perf_counter()
-            self._compiled = self._advance.lower(key, state, params, index).compile()
-            self.compile_s = time.perf_counter() - t
-        wall0, cpu0 = time.perf_counter(), time.process_time()
-        last, calls = 0.0, 0
+        i = self.labels.index(label)
         # CPU seconds on a CPU backend (the paper's budget); on an accelerator the host's
         # CPU time says little about the work done, so the budget is wall-clock there.
-        clock = time.process_time if jax.default_backend() == "cpu" else time.perf_counter
-        start = clock()
-        while clock() - start + last <= budget_s:
-            t = clock()
-            state = jax.block_until_ready(
-                self._compiled(jax.random.fold_in(key, calls), state, params, index))
-            last = clock() - t
-            calls += 1
-        wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
-        s = summarize(state)
+        clock = "cpu" if jax.default_backend() == "cpu" else "wall"
+        res = run_budget(self._method, self._test, key, params, num_chains=self.num_chains,
+                         budget_s=budget_s, steps_per_call=self.steps_per_call, clock=clock,
+                         dtype=jnp.float64,
+                         args=(jnp.int32(self._fn_index[i]), jnp.int32(i)))
+        self.compile_s += res.compile_s
+        s = res.summary
         return {"runs": s.num_runs, "successes": s.num_success, "successes_f": s.num_success_f,
                 "rho": 100 * s.reliability, "rho_f": 100 * s.reliability_f, "nu_1": s.nu_1,
-                "nu_s": s.nu_s, "p_s": s.p_s, "wall_s": wall, "cpu_s": cpu,
-                "steps": calls * self.steps_per_call,
-                "success_per_cpu_s": s.num_success / cpu,
-                "success_per_wall_s": s.num_success / wall,
+                "nu_s": s.nu_s, "p_s": s.p_s, "wall_s": res.wall_s, "cpu_s": res.cpu_s,
+                "steps": res.num_steps,
+                "success_per_cpu_s": s.num_success / res.cpu_s,
+                "success_per_wall_s": s.num_success / res.wall_s,
                 "evals_perturb": s.num_evals_perturb, "evals_local": s.num_evals_local,
-                "nonfinite": s.num_nonfinite, "best_f": float(jnp.min(state.best_f))}
+                "nonfinite": s.num_nonfinite, "best_f": float(jnp.min(res.state.best_f))}
 
 
 # ----------------------------------------------------------------------------- SciPy / NumPy
@@ -181,7 +172,7 @@ def _lbfgsb_always_success(fun, x0, args=(), bounds=None, tol=None, **kwargs):
     return res
 
 
-def scipy_cell(ls: landscapes.Landscape, kind: str, budget_s: float, seed: int, *,
+def scipy_cell(ls: Problem, kind: str, budget_s: float, seed: int, *,
                sigma: float, num_skips: int = 1, tol=None, boundary: str = "periodic",
                temperature: float | None = None, radius: float = 1e-5, radii: str = "equal",
                max_runs: int | None = None) -> dict:
@@ -212,8 +203,8 @@ def scipy_cell(ls: landscapes.Landscape, kind: str, budget_s: float, seed: int, 
         if time.process_time() - cpu0 > budget_s:
             break
         runs += 1
-        successes += bool(landscapes.success(ls, res.x, radius=radius))
-        successes_f += bool(landscapes.success(ls, res.x, res.fun, rule="fgap"))
+        successes += bool(success(ls, res.x, radius=radius))
+        successes_f += bool(success(ls, res.x, res.fun, rule="fgap"))
         if max_runs is not None and runs >= max_runs:
             break
     cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0

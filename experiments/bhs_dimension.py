@@ -25,7 +25,7 @@ import jax
 
 from experiments.bhs_common import Runner, fmt, record_cell
 from experiments.common import Experiment, main, markdown_table
-from jaxopt_lab.basin_hopping import BHConfig
+from jaxopt_lab.basin_hopping import hybrid, std_from_variance
 from jaxopt_lab.problems import landscapes
 
 QUICK_DIMS = (2, 3, 4, 6, 8)
@@ -77,18 +77,18 @@ def run(args, ctx) -> str:
     with jax.enable_x64(True):
         for d in dims:
             ls = landscapes.schwefel07(d)
-            config = BHConfig(dim=d, kind="hybrid", max_skips=200, skip_radii="iid",
-                              skip_sigma="variance", bh_sigma="variance",
-                              skip_boundary="first", skip_block=args.skip_block, restart=True,
-                              skip_dtype=None if args.skip_dtype == "float64" else
-                              args.skip_dtype)
+            config = hybrid.Config(dim=d, max_skips=200, radii="iid", boundary="first",
+                                   skip_block=args.skip_block,
+                                   skip_dtype=None if args.skip_dtype == "float64" else
+                                   args.skip_dtype)
             runner = Runner([ls], config, num_chains, steps_per_call=10,
-                            local_steps=args.local_steps or None)
+                            local_steps=args.local_steps or None, radius=1e-3)
             res = {}
+            sigma = float(std_from_variance(20.0))  # the script's sigma = 20 is a variance
             for method in methods:
-                kw = (dict(sigma_bh=20.0, temperature=1.0, ratio=1) if method == "bh" else
-                      dict(sigma_skip=20.0, num_skips=200, temperature=0.0, ratio=-1))
-                params = runner.params("Schwefel-07", radius=1e-3, **kw)
+                kw = (dict(sigma_walk=sigma, temperature=1.0, ratio=1) if method == "bh" else
+                      dict(sigma_skip=sigma, temperature=0.0, ratio=-1))
+                params = runner.params("Schwefel-07", **kw)
                 key = jax.random.fold_in(jax.random.fold_in(jax.random.key(ctx.root_seed),
                                                             seed), 100 * d + len(method))
                 res[method] = record_cell(

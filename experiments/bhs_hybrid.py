@@ -14,7 +14,7 @@ import jax
 
 from experiments.bhs_common import Runner, fmt, record_cell
 from experiments.common import Experiment, main, markdown_table
-from jaxopt_lab.basin_hopping import BHConfig
+from jaxopt_lab.basin_hopping import hybrid, std_from_variance
 from jaxopt_lab.problems import landscapes
 
 PAPER_NAMES = ("Mishra-03", "Whitley", "Egg-holder", "Modified Rosenbrock", "Rosenbrock",
@@ -40,16 +40,21 @@ def run(args, ctx) -> str:
     settings = ctx.targets("bhs_landscapes")["rows"]
     rows = []
     with jax.enable_x64(True):
-        runner = Runner([landscapes.get(n) for n in names],
-                        BHConfig(dim=2, kind="hybrid", max_skips=50, skip_block=16,
-                                 bh_sigma="variance", bh_periodic=True), num_chains)
+        runners = {}  # one program per halting index K
+        for name in names:
+            runners.setdefault(settings[name]["K"], []).append(landscapes.get(name))
+        runners = {k: Runner(problems, hybrid.Config(dim=2, max_skips=k, skip_block=16,
+                                                     walk_periodic=True), num_chains)
+                   for k, problems in runners.items()}
         for name in names:
             t = settings[name]
+            runner = runners[t["K"]]
             row = [name]
             for m in ratios:
-                params = runner.params(name, sigma_bh=t["bhs_sigma_std"],
-                                       sigma_skip=t["bhs_sigma_std"], num_skips=t["K"],
-                                       temperature=1.0, ratio=m, tol=t["tol"])
+                # the authors' BH step read the skip's sigma as a variance
+                params = runner.params(name, sigma_walk=float(std_from_variance(
+                    t["bhs_sigma_std"])), sigma_skip=t["bhs_sigma_std"], temperature=1.0,
+                    ratio=m, tol=t["tol"])
                 key = jax.random.fold_in(jax.random.key(ctx.root_seed),
                                          zlib.crc32(f"{name}|{m}".encode()) % 2**31)
                 r = record_cell(ctx, f"{name.replace(' ', '_')}/m{m}",

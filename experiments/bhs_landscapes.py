@@ -23,12 +23,10 @@ from __future__ import annotations
 import math
 
 import jax
-import jax.numpy as jnp
-import numpy as np
 
-from experiments.bhs_common import MAX_MINIMISERS, Runner, fmt, record_cell, scipy_cell
+from experiments.bhs_common import Runner, fmt, record_cell, scipy_cell
 from experiments.common import Experiment, main, markdown_table
-from jaxopt_lab.basin_hopping import BHConfig, LBFGSConfig
+from jaxopt_lab.basin_hopping import LBFGSConfig, hybrid, std_from_variance
 from jaxopt_lab.problems import landscapes
 
 NAMES = landscapes.names()
@@ -56,13 +54,24 @@ def add_arguments(parser):
                              "short first L-BFGS step)")
 
 
-def _runners(num_chains, line_search=None):
-    periodic = [landscapes.get(n) for n in NAMES if n != "Schwefel-07"]
+def _runners(num_chains, targets, line_search=None):
+    """One Runner per (boundary, K): the 18 periodic landscapes by their K (with the paper's
+    readings of Keane and Whitley beside theirs), and Schwefel-07's first-point wrap."""
     local = LBFGSConfig() if line_search is None else LBFGSConfig(line_search=line_search)
-    cfg = dict(dim=2, kind="hybrid", max_skips=150, skip_block=16, restart=True, local=local)
-    return {"periodic": Runner(periodic, BHConfig(skip_boundary="periodic", **cfg), num_chains),
-            "first": Runner([landscapes.get("Schwefel-07")],
-                            BHConfig(skip_boundary="first", **cfg), num_chains)}
+    groups = {}
+    for name in NAMES:
+        boundary = "first" if name == "Schwefel-07" else "periodic"
+        group = groups.setdefault((boundary, targets[name]["K"]), {})
+        group[name] = landscapes.get(name)
+        if name in landscapes.PAPER_READINGS:
+            group[f"{name} (paper)"] = landscapes.get(name, reading="paper")
+    return {(boundary, k): Runner(problems, hybrid.Config(
+        dim=2, max_skips=k, skip_block=16, boundary=boundary, local=local), num_chains)
+        for (boundary, k), problems in groups.items()}
+
+
+def _runner(runners, name, targets):
+    return runners["first" if name == "Schwefel-07" else "periodic", targets[name]["K"]]
 
 
 def run(args, ctx) -> str:
@@ -80,20 +89,17 @@ def run(args, ctx) -> str:
     seed = ctx.seeds[0]
     rows, ours, scipy_rows = [], {}, {}
     with jax.enable_x64(True):
-        runners = _runners(num_chains, args.line_search)
+        runners = _runners(num_chains, targets, args.line_search)
         for name in names:
             t = targets[name]
-            runner = runners["first" if name == "Schwefel-07" else "periodic"]
+            runner = _runner(runners, name, targets)
             key = jax.random.fold_in(jax.random.fold_in(jax.random.key(ctx.root_seed), seed),
                                      NAMES.index(name))
             res = {}
-            for method, kw in (
-                    ("bh", dict(sigma_bh=t["bh_sigma_variance"], temperature=1.0, ratio=1)),
-                    ("bhs", dict(sigma_skip=t["bhs_sigma_std"], num_skips=t["K"],
-                                 temperature=0.0, ratio=-1))):
+            for method, kw in _methods(t):
                 params = runner.params(name, tol=t["tol"], **kw)
                 config = {"landscape": name, "method": method, "budget_cpu_s": budget,
-                          "num_chains": num_chains, "dtype": "float64", **{
+                          "num_chains": num_chains, "dtype": "float64", "K": t["K"], **{
                               k: float(v) for k, v in kw.items()}, "tol": t["tol"]}
                 cell = f"{name.replace(' ', '_')}/{method}"
                 res[method] = record_cell(ctx, cell, config, seed, lambda: runner.run(
@@ -137,11 +143,13 @@ def run(args, ctx) -> str:
                "BH-S succ/CPU-s paper", "BH-S ours", "BH-S SciPy", "ν_1 BH paper/ours",
                "ν_1 BH-S paper/ours", "ν_s paper/ours", "P_s paper/ours"]
     compile_s = sum(r.compile_s for r in runners.values())
+    num_programs = len(runners)
     local_search = args.line_search or LBFGSConfig().line_search
     text = [
         f"Budget: {budget:g} CPU-s per cell for our vectorised chains ({num_chains} chains, "
-        f"float64, one compiled program for the 18 periodic landscapes and one for "
-        f"Schwefel-07, compiled in {compile_s:.0f} s, not counted), {scipy_budget:g} CPU-s per "
+        f"float64, one compiled program per halting index K for the 18 periodic landscapes "
+        f"and one for Schwefel-07, {num_programs} in all, compiled in {compile_s:.0f} s, not "
+        f"counted), {scipy_budget:g} CPU-s per "
         f"SciPy cell (`scipy.optimize.basinhopping` with the authors' steps in NumPy: BH and "
         f"the faithful BH-S; the number of SciPy runs is in brackets; "
         f"SciPy columns on: {', '.join(n for n in names if n in scipy_on)}). The paper "
@@ -222,9 +230,11 @@ def _rho(ours, name, method) -> str:
 
 
 def _methods(t):
-    return (("bh", dict(sigma_bh=t["bh_sigma_variance"], temperature=1.0, ratio=1)),
-            ("bhs", dict(sigma_skip=t["bhs_sigma_std"], num_skips=t["K"], temperature=0.0,
-                         ratio=-1)))
+    """BH: the published sigma is a variance (the authors' code), T = 1; BH-S: a standard
+    deviation, T = 0. The hybrid's ratio picks the perturbation (1: BH, -1: BH-S)."""
+    return (("bh", dict(sigma_walk=float(std_from_variance(t["bh_sigma_variance"])),
+                        temperature=1.0, ratio=1)),
+            ("bhs", dict(sigma_skip=t["bhs_sigma_std"], temperature=0.0, ratio=-1)))
 
 
 def _readings(ctx, args, names, targets, runners, ours, budget, num_chains, seed) -> list:
@@ -236,20 +246,17 @@ def _readings(ctx, args, names, targets, runners, ours, budget, num_chains, seed
     rows = []
     with jax.enable_x64(True):
         for name in [n for n in names if n in landscapes.PAPER_READINGS]:
-            t, runner = targets[name], runners["periodic"]
-            xs = np.asarray(landscapes.get(name, reading="paper").x_star)
-            xs = np.concatenate([xs, np.repeat(xs[:1], MAX_MINIMISERS - len(xs), axis=0)])
+            t, runner = targets[name], _runner(runners, name, targets)
             res = {}
             for method, kw in _methods(t):
-                params = runner.params(name, tol=t["tol"], **kw)._replace(
-                    x_star=jnp.asarray(xs, jnp.float64))
+                params = runner.params(name, tol=t["tol"], **kw)
                 key = jax.random.fold_in(jax.random.fold_in(jax.random.key(ctx.root_seed),
                                                             seed), 1000 + NAMES.index(name))
                 res[method] = record_cell(
                     ctx, f"{name.replace(' ', '_')}/{method}_paper_reading",
                     {"landscape": name, "method": method, "reading": "paper",
                      "budget_cpu_s": budget, "num_chains": num_chains},
-                    seed, lambda: runner.run(name, params, key, budget))
+                    seed, lambda: runner.run(f"{name} (paper)", params, key, budget))
             rows.append([name, "x* = " + ", ".join(f"({a:.7g}, {b:.7g})" for a, b in
                                                    landscapes.PAPER_READINGS[name]),
                          fmt(t["rho_c"]), fmt(ours[name]["bh"]["rho"]), fmt(res["bh"]["rho"]),
@@ -257,8 +264,8 @@ def _readings(ctx, args, names, targets, runners, ours, budget, num_chains, seed
                          fmt(res["bhs"]["rho"])])
         if "Styblinski-Tang" in names:
             name, t = "Styblinski-Tang", targets["Styblinski-Tang"]
-            runner = Runner([landscapes.get(name)], BHConfig(
-                dim=2, kind="hybrid", max_skips=16, skip_block=16, restart=True,
+            runner = Runner([landscapes.get(name)], hybrid.Config(
+                dim=2, max_skips=t["K"], skip_block=16,
                 local=LBFGSConfig(first_step="scaled", line_search="backtracking")),
                 num_chains)
             res = {}

@@ -16,7 +16,7 @@ import jax
 
 from experiments.bhs_common import Runner, fmt, record_cell
 from experiments.common import Experiment, main, markdown_table
-from jaxopt_lab.basin_hopping import BHConfig
+from jaxopt_lab.basin_hopping import hybrid, std_from_variance
 from jaxopt_lab.problems import landscapes
 
 NAMES = ("Egg-holder", "Modified Rosenbrock", "Mishra-03", "Whitley", "Rosenbrock",
@@ -42,18 +42,23 @@ def run(args, ctx) -> str:
     seed = ctx.seeds[0]
     rows = []
     with jax.enable_x64(True):
-        lss = [landscapes.get(n) for n in names]
+        by_k = {}  # one program per (boundary, halting index K)
+        for name in names:
+            by_k.setdefault(settings[name]["K"], []).append(landscapes.get(name))
         for boundary, label in (("periodic", "periodic"), ("first", "non-periodic")):
-            config = BHConfig(dim=2, kind="hybrid", max_skips=50, skip_block=16,
-                              skip_boundary=boundary, bh_periodic=boundary == "periodic")
-            runner = Runner(lss, config, num_chains)
+            runners = {k: Runner(problems, hybrid.Config(
+                dim=2, max_skips=k, skip_block=16, boundary=boundary,
+                walk_periodic=boundary == "periodic"), num_chains)
+                for k, problems in by_k.items()}
             for name in names:
                 t = settings[name]
+                runner = runners[t["K"]]
                 res = {}
                 for method, kw in (
-                        ("bh", dict(sigma_bh=t["bh_sigma_variance"], temperature=1.0, ratio=1)),
-                        ("bhs", dict(sigma_skip=t["bhs_sigma_std"], num_skips=t["K"],
-                                     temperature=0.0, ratio=-1))):
+                        ("bh", dict(sigma_walk=float(std_from_variance(t["bh_sigma_variance"])),
+                                    temperature=1.0, ratio=1)),
+                        ("bhs", dict(sigma_skip=t["bhs_sigma_std"], temperature=0.0,
+                                     ratio=-1))):
                     params = runner.params(name, tol=t["tol"], **kw)
                     salt = zlib.crc32(f"{name}|{boundary}|{method}".encode()) % 2**31
                     key = jax.random.fold_in(jax.random.key(ctx.root_seed), salt)

@@ -22,7 +22,7 @@ import jax.numpy as jnp
 
 from experiments.bhs_common import fmt, record_cell, tolerances
 from experiments.common import Experiment, main, markdown_table
-from jaxopt_lab.basin_hopping import BHConfig, LBFGSConfig, make_params, make_phases
+from jaxopt_lab.basin_hopping import LBFGSConfig, hybrid, metrics, std_from_variance
 from jaxopt_lab.basin_hopping import time_split as measure
 from jaxopt_lab.problems import landscapes
 
@@ -41,15 +41,12 @@ def add_arguments(parser):
 
 
 def _params(ls, t, method):
-    x_star = jnp.concatenate([jnp.asarray(ls.x_star), jnp.repeat(
-        jnp.asarray(ls.x_star[:1]), 4 - len(ls.x_star), axis=0)])
     ftol, gtol = tolerances(t["tol"])
-    kw = (dict(sigma_bh=t["bh_sigma_variance"], temperature=1.0, ratio=1) if method == "bh"
-          else dict(sigma_skip=t["bhs_sigma_std"], num_skips=t["K"], temperature=0.0,
-                    ratio=-1))
-    return kw, make_params(ls.lower, ls.upper, patience=50, ftol=ftol, gtol=gtol,
-                           x_star=x_star, f_star=ls.f_star, radius=1e-5, f_tol=1e-6,
-                           dtype=jnp.float64, **kw)
+    kw = (dict(sigma_walk=float(std_from_variance(t["bh_sigma_variance"])), temperature=1.0,
+               ratio=1) if method == "bh"
+          else dict(sigma_skip=t["bhs_sigma_std"], temperature=0.0, ratio=-1))
+    return kw, hybrid.params(ls.lower, ls.upper, patience=50, ftol=ftol, gtol=gtol,
+                             dtype=jnp.float64, **kw)
 
 
 def run(args, ctx) -> str:
@@ -65,13 +62,19 @@ def run(args, ctx) -> str:
     paper = targets["table_3_1"]["rows"]
     settings = targets["rows"]
     seed = ctx.seeds[0]
-    fns = [landscapes.get(n).fn for n in NAMES]
-    config = BHConfig(dim=2, kind="hybrid", max_skips=max(settings[n]["K"] for n in NAMES),
-                      skip_block=16, skip_boundary="periodic", restart=True,
-                      local_steps=local_steps)
+    problems = [landscapes.get(n) for n in NAMES]
+    fns = [p.fn for p in problems]
+    tests = [metrics.success_test(p, radius=1e-5, f_tol=1e-6) for p in problems]
+    builders = {}  # the halting index K is static: one program per K
 
-    def build(index):
-        return make_phases(lambda x: jax.lax.switch(index, fns, x), config)[1]
+    def build(k):
+        if k not in builders:
+            config = hybrid.Config(dim=2, max_skips=k, skip_block=16, boundary="periodic",
+                                   local_steps=local_steps)
+            builders[k] = (lambda i: hybrid.make_phases(
+                lambda x: jax.lax.switch(i, fns, x), config),
+                lambda i: lambda x, f: jax.lax.switch(i, tests, x, f))
+        return builders[k]
 
     rows, shape_rows = [], []
     with jax.enable_x64(True):
@@ -83,17 +86,19 @@ def run(args, ctx) -> str:
                 key = jax.random.fold_in(jax.random.fold_in(
                     jax.random.key(ctx.root_seed), seed), 10 * i + (method == "bhs"))
 
-                def compute(params=params, key=key):
-                    out = measure(build, key, params, num_chains=num_chains,
+                def compute(params=params, key=key, max_skips=t["K"]):
+                    phases, test = build(max_skips)
+                    out = measure(phases, test, key, params, num_chains=num_chains,
                                   num_steps=num_steps, args=(jnp.int32(i),),
                                   dtype=jnp.float64)
                     out.pop("state")
+                    out.pop("tally")
                     return {k: float(v) for k, v in out.items()}
 
                 res[method] = record_cell(
                     ctx, f"{name.replace(' ', '_')}/{method}",
                     {"landscape": name, "method": method, "num_steps": num_steps,
-                     "num_chains": num_chains, "local_steps": args.local_steps,
+                     "num_chains": num_chains, "local_steps": args.local_steps, "K": t["K"],
                      "tol": t["tol"], **{k: float(v) for k, v in kw.items()}},
                     seed, compute)
             row = [name]

@@ -14,7 +14,7 @@ import jax
 
 from experiments.bhs_common import Runner, fmt, record_cell
 from experiments.common import Experiment, main, markdown_table
-from jaxopt_lab.basin_hopping import BHConfig
+from jaxopt_lab.basin_hopping import bhs, hybrid, std_from_variance
 from jaxopt_lab.problems import landscapes
 
 
@@ -46,16 +46,18 @@ def run(args, ctx) -> str:
     out = []
     with jax.enable_x64(True):
         egg = landscapes.get("Egg-holder")
-        runner = Runner([egg], BHConfig(dim=2, kind="hybrid", max_skips=max(ks + (25,)),
-                                        skip_block=16), num_chains)
+        runners = {k: Runner([egg], hybrid.Config(dim=2, max_skips=k, skip_block=16), num_chains)
+                   for k in sorted(set(ks + (25,)))}  # K is static: one program per K
         rows = []
         for s in sigmas:
-            bh = _cell(ctx, runner, egg.name, f"fig35/bh_s{s}", budget, num_chains,
-                       sigma_bh=float(s), temperature=1.0, ratio=1, tol=1e-6)
-            bhs = _cell(ctx, runner, egg.name, f"fig35/bhs_s{s}", budget, num_chains,
-                        sigma_skip=float(s), num_skips=25, temperature=0.0, ratio=-1, tol=1e-6)
-            rows.append([s, fmt(bh["rho"]), fmt(bh["success_per_cpu_s"], 1), fmt(bhs["rho"]),
-                         fmt(bhs["success_per_cpu_s"], 1)])
+            # BH's sigma is a variance in the authors' code (sigma_walk is its sqrt)
+            r_bh = _cell(ctx, runners[25], egg.name, f"fig35/bh_s{s}", budget, num_chains,
+                         sigma_walk=float(std_from_variance(s)), temperature=1.0, ratio=1,
+                         tol=1e-6)
+            r_bhs = _cell(ctx, runners[25], egg.name, f"fig35/bhs_s{s}", budget, num_chains,
+                          sigma_skip=float(s), temperature=0.0, ratio=-1, tol=1e-6)
+            rows.append([s, fmt(r_bh["rho"]), fmt(r_bh["success_per_cpu_s"], 1),
+                         fmt(r_bhs["rho"]), fmt(r_bhs["success_per_cpu_s"], 1)])
         out += ["**Fig 3.5** (Egg-holder, K = 25). Paper: BH rises roughly linearly with "
                 "sigma; BH-S roughly flat once sigma > 10 and above BH everywhere.", "",
                 markdown_table(["sigma", "BH ρ %", "BH succ/CPU-s", "BH-S ρ %",
@@ -64,8 +66,8 @@ def run(args, ctx) -> str:
         for k in ks:
             row = [k]
             for s in grid_sigmas:
-                r = _cell(ctx, runner, egg.name, f"fig36/bhs_k{k}_s{s}", budget, num_chains,
-                          sigma_skip=float(s), num_skips=k, temperature=0.0, ratio=-1,
+                r = _cell(ctx, runners[k], egg.name, f"fig36/bhs_k{k}_s{s}", budget,
+                          num_chains, sigma_skip=float(s), temperature=0.0, ratio=-1,
                           tol=1e-6)
                 row.append(f"{fmt(r['rho'])} / {fmt(r['success_per_cpu_s'], 1)}")
             rows.append(row)
@@ -73,12 +75,12 @@ def run(args, ctx) -> str:
                 "needed; beyond that larger K trades efficiency for reliability.", "",
                 markdown_table(["K"] + [f"sigma={s}" for s in grid_sigmas], rows), ""]
         sch = landscapes.schwefel07(schwefel_dim)
-        runner = Runner([sch], BHConfig(dim=schwefel_dim, kind="bhs", max_skips=50,
-                                        skip_boundary="first", skip_block=16), num_chains)
+        runner = Runner([sch], bhs.Config(dim=schwefel_dim, max_skips=50, boundary="first",
+                                          skip_block=16), num_chains, radius=1e-3)
         rows = []
         for s in ((5, 20, 80) if quick else (2, 5, 10, 20, 40, 80, 160)):
             r = _cell(ctx, runner, sch.name, f"fig37/d{schwefel_dim}_s{s}", budget, num_chains,
-                      sigma_skip=float(s), num_skips=50, temperature=0.0, radius=1e-3)
+                      sigma=float(s), temperature=0.0)
             rows.append([s, fmt(r["rho"]), fmt(r["success_per_cpu_s"], 2), fmt(r["best_f"], 3)])
         out += [f"**Fig 3.7** (Schwefel-07, d = {schwefel_dim}, BH-S, K = 50, sigma as std, "
                 f"radius 1e-3). Paper: robust to sigma once sigma is large enough.", "",

@@ -12,7 +12,7 @@ In one process, on Egg-holder and Modified Rosenbrock with Table 5.1's settings:
     variance convention, T = 1).
 The local minimiser is ``LBFGSConfig()``'s (Moré-Thuente line search) unless
 ``--line-search`` says otherwise.
-Our chains run in the asynchronous mode by default (``BHConfig(local_steps=2)``: a chain
+Our chains run in the asynchronous mode by default (``Config(local_steps=2)``: a chain
 whose local minimisation ends is accepted and perturbed at once instead of waiting for the
 slowest chain of the batch; ``--local-steps 0`` gives the synchronous mode).
 Each side runs runs back to back from uniform starts until its CPU budget is spent (our
@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import jax  # noqa: E402
 
 from experiments.bhs_common import Runner, scipy_cell  # noqa: E402
-from jaxopt_lab.basin_hopping import BHConfig, LBFGSConfig  # noqa: E402
+from jaxopt_lab.basin_hopping import LBFGSConfig, bh, bhs, std_from_variance  # noqa: E402
 from jaxopt_lab.problems import landscapes  # noqa: E402
 
 CASES = {
@@ -97,13 +97,15 @@ def main(argv=None):
                       f"{ref['success_per_cpu_s']:.3f} | {ref['success_per_wall_s']:.3f} | 1 | 1"
                       f"  ({time.perf_counter() - t0:.0f} s)", flush=True)
                 for n in chain_counts:
-                    config = BHConfig(dim=2, kind=method, max_skips=case["K"], skip_block=None,
-                                      skip_boundary="periodic", restart=True, local=local)
+                    config = (bh.Config(dim=2, local=local) if method == "bh" else
+                              bhs.Config(dim=2, max_skips=case["K"], skip_block=None,
+                                         boundary="periodic", local=local))
                     runner = Runner([ls], config, n, steps_per_call=10,
                                     local_steps=args.local_steps or None)
-                    kw = (dict(sigma_bh=case["bh_sigma"], temperature=1.0) if method == "bh"
-                          else dict(sigma_skip=case["bhs_sigma"], num_skips=case["K"],
-                                    temperature=0.0))
+                    # the authors' BH sigma is a variance
+                    kw = (dict(sigma=float(std_from_variance(case["bh_sigma"])),
+                               temperature=1.0) if method == "bh"
+                          else dict(sigma=case["bhs_sigma"], temperature=0.0))
                     params = runner.params(name, tol=case["tol"], **kw)
                     res = runner.run(name, params, jax.random.key(n), args.budget)
                     r_cpu = res["success_per_cpu_s"] / ref_cpu
@@ -145,12 +147,12 @@ def schwefel(args):
     rows = []
     with jax.enable_x64(True):
         for label, over, local_steps in SCHWEFEL_SETTINGS:
-            config = BHConfig(dim=d, kind="bhs", max_skips=200, skip_radii="iid",
-                              skip_sigma="variance", skip_boundary="first", restart=True,
-                              **over)
-            runner = Runner([ls], config, n, steps_per_call=10, local_steps=local_steps)
-            params = runner.params("Schwefel-07", sigma_skip=20.0, num_skips=200,
-                                   temperature=0.0, ratio=-1, radius=1e-3)
+            config = bhs.Config(dim=d, max_skips=200, radii="iid", boundary="first", **over)
+            runner = Runner([ls], config, n, steps_per_call=10, local_steps=local_steps,
+                            radius=1e-3)
+            # sigma = 20 as a variance (the authors' dimension script)
+            params = runner.params("Schwefel-07", sigma=float(std_from_variance(20.0)),
+                                   temperature=0.0)
             res = runner.run("Schwefel-07", params, jax.random.key(d), args.budget)
             rate = res["success_per_cpu_s"]
             ref = rate if ref is None else ref

@@ -6,25 +6,14 @@ projected quasi-Newton):
 
   * variables at a bound whose gradient pushes outwards are *active* and frozen this
     iteration; the L-BFGS two-loop recursion (memory ``m``) acts on the free ones;
-  * the line search (``LBFGSConfig.line_search``) is either a backtracking search
-    (``"backtracking"``) with the Armijo condition
-    ``f(z) <= f(x) + c1 g.(z - x)`` over ``num_line_search`` trial points evaluated as one
-    batch, the first acceptable one taken. With ``first_step="boxed"`` (default) the
-    trials are ``z_j = x + 2^-j (P(x + t0 d) - x)`` on the segment to the projected full
-    step, as L-BFGS-B searches, with ``t0 = 1`` (L-BFGS-B's first step on a fully boxed
-    problem: ``P(x - g)``); with ``"scaled"`` they are ``P(x + t0 2^-j d)`` on the projected
-    path with ``t0 = min(1, 1/|d|)`` on the first iteration (see :class:`LBFGSConfig`);
-    or (``"more_thuente"``, the default) L-BFGS-B's own line search: a Moré-Thuente
-    search for the strong Wolfe conditions (``ftol = 1e-3``, ``gtol = 0.9``,
-    ``xtol = 0.1``, at most 20 trials, :mod:`.linesearch`) along the segment from ``x`` to
-    ``P(x + t0 d)`` and beyond it up to the box (up to ``P(x - g)`` only on the first
-    iteration, as L-BFGS-B), one value and gradient per ``step`` so that a batch of
-    points advances in lock-step, masked and without branches; a failed search drops
-    the memory and retries with ``-g`` (L-BFGS-B's rule), and ends the minimisation when
-    the memory is already empty. Its interpolating steps reach the scale of a narrow
-    well where halvings of a unit step cannot (e.g. Modified Rosenbrock near x*:
-    curvature ~1e4), and it reproduces L-BFGS-B's basin statistics (see
-    docs/benchmarks/bhs.md);
+  * the line search (``LBFGSConfig.line_search``) is L-BFGS-B's own (``"more_thuente"``,
+    the default: a Moré-Thuente search for the strong Wolfe conditions, :mod:`.linesearch`,
+    one value and gradient per ``step``, so that a batch of points advances in lock-step,
+    masked and without branches; a failed search drops the memory and retries with
+    ``-g``) or Armijo halvings evaluated as one batch (``"backtracking"``); the trials lie
+    on the segment to the projected step ``P(x + t0 d)``, as L-BFGS-B searches (see
+    :class:`LBFGSConfig`). The Moré-Thuente search reproduces L-BFGS-B's basin statistics
+    and refines inside narrow wells (see docs/benchmarks/bhs.md);
   * stopping as L-BFGS-B: ``|P(x - g) - x|_inf <= gtol`` or
     ``(f_k - f_{k+1}) <= ftol max(|f_k|, |f_{k+1}|, 1)``, a failed line search, or the
     fixed iteration cap ``max_iter``; each point carries its own ``done`` flag and status.
@@ -35,8 +24,8 @@ Moré-Thuente search halves its step or ends, see :mod:`.linesearch`), a start p
 a non-finite value is returned at once with status ``NONFINITE``. They are counted in
 ``num_nonfinite``.
 
-Everything works on one point ``x[dim]``; basin hopping vmaps it over chains. To replace
-the minimiser, pass any :class:`LocalMinimizer` with the same ``minimize`` signature.
+Everything works on one point ``x[dim]``: each basin-hopping chain owns one minimisation
+(``vmap`` it for a batch).
 
 [1] Goodridge et al. 2021, Sec. 2 and Algorithm 1; Byrd, Lu, Nocedal, Zhu, SIAM J. Sci.
     Comput. 16 (1995) for L-BFGS-B.
@@ -50,7 +39,8 @@ from typing import Callable, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jaxopt_lab.basin_hopping import linesearch
+from jaxopt_lab import _checks
+from jaxopt_lab.basin_hopping import _memory, linesearch
 
 __all__ = ["LBFGSConfig", "LocalParams", "LBFGSState", "LocalMinimizer", "make_lbfgs",
            "CONVERGED_GTOL", "CONVERGED_FTOL", "MAX_ITER", "LINE_SEARCH_FAILED", "NONFINITE",
@@ -79,15 +69,12 @@ class LBFGSConfig:
         fully boxed; a short first step that stays in the start's basin).
       line_search: ``"more_thuente"`` (default): L-BFGS-B's strong-Wolfe search
         (:mod:`.linesearch`) along the segment to ``P(x + d)`` and beyond it up to the
-        box, one value and gradient per ``step`` (a step is one trial, an iteration ends
-        when its search ends), at most ``max_line_search`` trials; a failed search
-        resets the memory (as L-BFGS-B does) or, with an empty memory, ends the
-        minimisation with ``LINE_SEARCH_FAILED``. ``"backtracking"`` (the default before
-        this option existed): Armijo halvings, ``num_line_search`` trial values
-        evaluated as one batch per iteration (one ``step`` is one iteration); cheaper
-        per iteration, but its basin statistics differ from L-BFGS-B's (e.g.
-        Freudenstein-Roth) and it cannot refine inside narrow wells (Modified
-        Rosenbrock), see docs/benchmarks/bhs.md.
+        box, one trial (value and gradient) per ``step``, at most ``max_line_search``; a
+        failed search resets the memory (as L-BFGS-B) or, with an empty memory, ends with
+        ``LINE_SEARCH_FAILED``. ``"backtracking"``: ``num_line_search`` Armijo halvings
+        evaluated as one batch (a ``step`` is an iteration); cheaper, but its basin
+        statistics differ from L-BFGS-B's (e.g. Freudenstein-Roth) and it cannot refine
+        inside narrow wells (Modified Rosenbrock), see docs/benchmarks/bhs.md.
       max_line_search: trial cap of the Moré-Thuente search (L-BFGS-B's ``maxls``).
       wolfe_ftol, wolfe_gtol, wolfe_xtol: its sufficient-decrease, curvature and interval
         tolerances (L-BFGS-B: 1e-3, 0.9, 0.1).
@@ -105,22 +92,19 @@ class LBFGSConfig:
     wolfe_xtol: float = 0.1
 
     def __post_init__(self):
-        if self.line_search not in LINE_SEARCHES:
-            raise ValueError(f"line_search must be one of {LINE_SEARCHES}, got "
-                             f"{self.line_search!r}")
-        if not 0.0 < self.wolfe_ftol < self.wolfe_gtol < 1.0:
-            raise ValueError(f"wolfe_ftol and wolfe_gtol must satisfy 0 < wolfe_ftol < "
-                             f"wolfe_gtol < 1, got {self.wolfe_ftol!r} and {self.wolfe_gtol!r}")
-        if not self.wolfe_xtol > 0.0:
-            raise ValueError(f"wolfe_xtol must be > 0, got {self.wolfe_xtol!r}")
+        _checks.check_choice(self.line_search, "line_search", LINE_SEARCHES)
+        _checks.check_choice(self.first_step, "first_step", FIRST_STEPS)
         for name in ("memory", "max_iter", "num_line_search", "max_line_search"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be an int >= 1, got {value!r}")
-        if not 0.0 < self.c1 < 1.0:
-            raise ValueError(f"c1 must be in (0, 1), got {self.c1!r}")
-        if self.first_step not in FIRST_STEPS:
-            raise ValueError(f"first_step must be one of {FIRST_STEPS}, got {self.first_step!r}")
+            _checks.check_int(getattr(self, name), name)
+        _checks.check_number(self.c1, "c1", lo=0.0, hi=1.0, lo_open=True, hi_open=True)
+        _checks.check_number(self.wolfe_ftol, "wolfe_ftol", lo=0.0, hi=1.0, lo_open=True,
+                             hi_open=True)
+        _checks.check_number(self.wolfe_gtol, "wolfe_gtol", lo=0.0, hi=1.0, lo_open=True,
+                             hi_open=True)
+        if not self.wolfe_ftol < self.wolfe_gtol:
+            raise ValueError(f"wolfe_ftol must be < wolfe_gtol (0 < wolfe_ftol < wolfe_gtol < "
+                             f"1), got {self.wolfe_ftol!r} and {self.wolfe_gtol!r}")
+        _checks.check_number(self.wolfe_xtol, "wolfe_xtol", positive=True)
 
 
 class LocalParams(NamedTuple):
@@ -168,31 +152,26 @@ class LBFGSState(NamedTuple):
     search: linesearch.SearchState
 
 
-def _blank_search(dim: int, dtype, batch: tuple = ()) -> linesearch.SearchState:
-    zero = jnp.zeros(batch, dtype)
+def _blank_search(dim: int, dtype) -> linesearch.SearchState:
     s = linesearch.start(jnp.zeros((), dtype), -jnp.ones((), dtype), jnp.ones((), dtype),
                          jnp.ones((), dtype), jnp.zeros((dim,), dtype))
-    s = jax.tree.map(lambda a: jnp.broadcast_to(a, batch + a.shape), s)
-    return s._replace(status=jnp.full(batch, linesearch.CONVERGED, jnp.int32), step=zero)
+    return s._replace(status=jnp.full((), linesearch.CONVERGED, jnp.int32),
+                      step=jnp.zeros((), dtype))
 
 
-def blank_state(num_points: int, dim: int, memory: int = 10, dtype=jnp.float32) -> LBFGSState:
-    """A finished (``done``) placeholder state for ``num_points`` points, nothing evaluated.
+def blank_state(dim: int, memory: int = 10, dtype=jnp.float32) -> LBFGSState:
+    """A finished (``done``) placeholder state of one point: nothing evaluated.
 
     Args:
-      num_points: leading batch size; dim: coordinates; memory: ``LBFGSConfig.memory``.
-      dtype: floating dtype.
+      dim: coordinates; memory: ``LBFGSConfig.memory``; dtype: floating dtype.
     """
-    zi = jnp.zeros((num_points,), jnp.int32)
-    zv = jnp.zeros((num_points, dim), dtype)
-    return LBFGSState(x=zv, f=jnp.zeros((num_points,), dtype), g=zv,
-                      s_hist=jnp.zeros((num_points, memory, dim), dtype),
-                      y_hist=jnp.zeros((num_points, memory, dim), dtype),
-                      rho=jnp.zeros((num_points, memory), dtype), head=zi, count=zi,
-                      iteration=zi, done=jnp.ones((num_points,), bool), status=zi,
+    zi = jnp.zeros((), jnp.int32)
+    zv = jnp.zeros((dim,), dtype)
+    return LBFGSState(x=zv, f=jnp.zeros((), dtype), g=zv, s_hist=jnp.zeros((memory, dim), dtype),
+                      y_hist=jnp.zeros((memory, dim), dtype), rho=jnp.zeros((memory,), dtype),
+                      head=zi, count=zi, iteration=zi, done=jnp.ones((), bool), status=zi,
                       num_evals=zi, num_nonfinite=zi, direction=zv,
-                      searching=jnp.zeros((num_points,), bool),
-                      search=_blank_search(dim, dtype, (num_points,)))
+                      searching=jnp.zeros((), bool), search=_blank_search(dim, dtype))
 
 
 class LocalMinimizer(NamedTuple):
@@ -216,6 +195,12 @@ def _projected_gradient_norm(x, g, lower, upper):
     return jnp.max(jnp.abs(jnp.clip(x - g, lower, upper) - x))
 
 
+def _free(state, lower, upper):
+    """Variables not held at a bound by a gradient pushing outwards (as a 0/1 mask)."""
+    held = ((state.x <= lower) & (state.g > 0)) | ((state.x >= upper) & (state.g < 0))
+    return (~held).astype(state.x.dtype)
+
+
 def make_lbfgs(objective: Callable[[jax.Array], jax.Array],
                config: LBFGSConfig = LBFGSConfig()) -> LocalMinimizer:
     """Builds a projected L-BFGS for ``objective(x[dim]) -> []`` on a box.
@@ -227,8 +212,7 @@ def make_lbfgs(objective: Callable[[jax.Array], jax.Array],
     Returns:
       A :class:`LocalMinimizer` working on one point (vmap it for a batch).
     """
-    if not isinstance(config, LBFGSConfig):
-        raise ValueError(f"config must be an LBFGSConfig, got {type(config).__name__}")
+    _checks.check_instance(config, LBFGSConfig, "config")
     value_and_grad = jax.value_and_grad(objective)
     m = config.memory
 
@@ -258,51 +242,14 @@ def make_lbfgs(objective: Callable[[jax.Array], jax.Array],
                           num_nonfinite=bad.astype(jnp.int32), direction=jnp.zeros_like(x),
                           searching=jnp.zeros((), bool), search=_blank_search(dim, x.dtype))
 
-    def direction(state, free):
-        # Two-loop recursion over the stored pairs restricted to the free variables.
-        s_hist, y_hist = state.s_hist * free[None, :], state.y_hist * free[None, :]
-
-        def backward(i, carry):  # newest to oldest
-            q, alphas = carry
-            idx = (state.head - 1 - i) % m
-            a = jnp.where(i < state.count, state.rho[idx] * jnp.dot(s_hist[idx], q), 0.0)
-            return q - a * y_hist[idx], alphas.at[idx].set(a)
-
-        q, alphas = jax.lax.fori_loop(0, m, backward, (state.g * free, jnp.zeros_like(state.rho)))
-        newest = (state.head - 1) % m
-        s_new, y_new = s_hist[newest], y_hist[newest]
-        yy = jnp.dot(y_new, y_new)
-        gamma = jnp.where((state.count > 0) & (yy > 0),
-                          jnp.dot(s_new, y_new) / jnp.where(yy > 0, yy, 1.0), 1.0)
-        gamma = jnp.where(gamma > 0, gamma, 1.0)
-
-        def forward(i, r):  # oldest to newest
-            j = m - 1 - i
-            idx = (state.head - 1 - j) % m
-            b = state.rho[idx] * jnp.dot(y_hist[idx], r)
-            return r + jnp.where(j < state.count, alphas[idx] - b, 0.0) * s_hist[idx]
-
-        r = jax.lax.fori_loop(0, m, forward, gamma * q)
-        d = -r * free
-        descent = jnp.dot(d, state.g) < 0
-        return jnp.where(descent, d, -state.g * free)
-
-    def push_pair(state, x_new, g_new, ok):
-        """Stores ``(s, y)`` of an accepted step when its curvature ``s.y`` is positive.
-
-        Returns the new ``(s_hist, y_hist, rho, head, count)``.
-        """
-        s = x_new - state.x
-        y = g_new - state.g
-        sy = jnp.dot(s, y)
-        store = ok & (sy > jnp.finfo(state.x.dtype).eps * jnp.dot(y, y))
-        head = state.head
-        s_hist = jnp.where(store, state.s_hist.at[head].set(s), state.s_hist)
-        y_hist = jnp.where(store, state.y_hist.at[head].set(y), state.y_hist)
-        rho = jnp.where(store, state.rho.at[head].set(1.0 / jnp.where(store, sy, 1.0)),
-                        state.rho)
-        return (s_hist, y_hist, rho, jnp.where(store, (head + 1) % m, head),
-                jnp.where(store, jnp.minimum(state.count + 1, m), state.count))
+    def stopped(ok, state, x_new, f_new, g_new, iteration, lower, upper, params):
+        """L-BFGS-B's tests after a step (``ok``: a step was taken), then the cap."""
+        pg = _projected_gradient_norm(x_new, g_new, lower, upper)
+        scale = jnp.maximum(jnp.maximum(jnp.abs(state.f), jnp.abs(f_new)), 1.0)
+        return jnp.where(ok & (pg <= params.gtol), CONVERGED_GTOL,
+                         jnp.where(ok & (state.f - f_new <= params.ftol * scale),
+                                   CONVERGED_FTOL,
+                                   jnp.where(iteration >= config.max_iter, MAX_ITER, RUNNING)))
 
     def first_trial_step(direction_norm, lower, upper, count, dtype):
         """The first iteration's trial step (``config.first_step``); 1 afterwards."""
@@ -314,9 +261,7 @@ def make_lbfgs(objective: Callable[[jax.Array], jax.Array],
 
     def step(state, lower, upper, params):
         dtype = state.x.dtype
-        free = ~(((state.x <= lower) & (state.g > 0)) | ((state.x >= upper) & (state.g < 0)))
-        free = free.astype(dtype)
-        d = direction(state, free)
+        d = _memory.direction(state, _free(state, lower, upper), m)
         d_norm = jnp.sqrt(jnp.dot(d, d))
         t0 = first_trial_step(d_norm, lower, upper, state.count, dtype)
         halvings = 0.5 ** jnp.arange(config.num_line_search, dtype=dtype)
@@ -339,16 +284,10 @@ def make_lbfgs(objective: Callable[[jax.Array], jax.Array],
         f_new, g_new, bad_new = safe_value_and_grad(x_new)
         f_new = jnp.where(ok, f_new, state.f)
         g_new = jnp.where(ok, g_new, state.g)
-        s_hist, y_hist, rho, head, count = push_pair(state, x_new, g_new, ok)
+        s_hist, y_hist, rho, head, count = _memory.push_pair(state, x_new, g_new, ok, m)
         iteration = state.iteration + 1
-        pg = _projected_gradient_norm(x_new, g_new, lower, upper)
-        scale = jnp.maximum(jnp.maximum(jnp.abs(state.f), jnp.abs(f_new)), 1.0)
-        status = jnp.where(~ok, LINE_SEARCH_FAILED,
-                           jnp.where(pg <= params.gtol, CONVERGED_GTOL,
-                                     jnp.where(state.f - f_new <= params.ftol * scale,
-                                               CONVERGED_FTOL,
-                                               jnp.where(iteration >= config.max_iter, MAX_ITER,
-                                                         RUNNING))))
+        status = jnp.where(~ok, LINE_SEARCH_FAILED, stopped(ok, state, x_new, f_new, g_new,
+                                                            iteration, lower, upper, params))
         tried = jnp.arange(config.num_line_search) < num_tried
         num_bad = (jnp.sum(bad_trials & tried) + (ok & bad_new)).astype(jnp.int32)
         new = LBFGSState(x=x_new, f=f_new, g=g_new, s_hist=s_hist, y_hist=y_hist, rho=rho,
@@ -372,8 +311,7 @@ def make_lbfgs(objective: Callable[[jax.Array], jax.Array],
         # t = 1 (or min(1, 1/|p|), see ``first_step``), largest step 1 on the very first
         # iteration and the box's limit along p afterwards.
         dtype = state.x.dtype
-        free = ~(((state.x <= lower) & (state.g > 0)) | ((state.x >= upper) & (state.g < 0)))
-        d = direction(state, free.astype(dtype))
+        d = _memory.direction(state, _free(state, lower, upper), m)
         p = jnp.clip(state.x + d, lower, upper) - state.x
         gp = jnp.dot(state.g, p)
         p_sd = jnp.clip(state.x - state.g, lower, upper) - state.x  # projected steepest
@@ -411,20 +349,13 @@ def make_lbfgs(objective: Callable[[jax.Array], jax.Array],
         g_new = jnp.where(ok, res.aux, state.g)
         failed = ended & ~ok
         reset = failed & (state.count > 0)  # L-BFGS-B: drop the memory and try again
-        s_hist, y_hist, rho, head, count = push_pair(state, x_new, g_new, ok)
+        s_hist, y_hist, rho, head, count = _memory.push_pair(state, x_new, g_new, ok, m)
         head = jnp.where(reset, 0, head)
         count = jnp.where(reset, 0, count)
         iteration = state.iteration + ended
-        pg = _projected_gradient_norm(x_new, g_new, lower, upper)
-        scale = jnp.maximum(jnp.maximum(jnp.abs(state.f), jnp.abs(f_new)), 1.0)
-        status = jnp.where(
-            ~ended, RUNNING,
-            jnp.where(failed & ~reset, LINE_SEARCH_FAILED,
-                      jnp.where(ok & (pg <= params.gtol), CONVERGED_GTOL,
-                                jnp.where(ok & (state.f - f_new <= params.ftol * scale),
-                                          CONVERGED_FTOL,
-                                          jnp.where(iteration >= config.max_iter, MAX_ITER,
-                                                    RUNNING)))))
+        status = jnp.where(~ended, RUNNING, jnp.where(
+            failed & ~reset, LINE_SEARCH_FAILED,
+            stopped(ok, state, x_new, f_new, g_new, iteration, lower, upper, params)))
         evaluated = ~degenerate
         new = LBFGSState(x=x_new, f=f_new, g=g_new, s_hist=s_hist, y_hist=y_hist, rho=rho,
                          head=head, count=count, iteration=iteration,

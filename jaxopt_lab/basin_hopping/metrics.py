@@ -1,43 +1,82 @@
-"""Metrics of the BH-S study and budgeted runs of a batch of chains.
+"""Metrics of the BH-S study, computed from the chains' ``Info`` and a ``Problem`` [1].
 
-Definitions follow Sec. 3 and Table 5.1 of [1] (see ../shared/specs/basin_hopping.md §5):
+Definitions (Sec. 3 and Table 5.1 of [1], as the authors' code computes them):
 
-* reliability ``rho = successes / finished runs`` (a run succeeds when its best point is
-  within ``radius`` of a global minimiser; ``rho_f`` uses the f-gap rule instead);
-* efficiency ``epsilon = successes within the budget`` (runs unfinished when the budget
-  ends are discarded), and successes per CPU-second and per wall-second;
-* jump lengths: ``nu_1`` is the mean length of accepted moves whose proposal needed one
-  point (every BH step, a skip chain halting at ``k = 1``), ``nu_s`` the mean path length
-  ``R_1 + ... + R_k`` of accepted skip chains with ``k > 1``; pooled over every accepted
-  move of the budget, as the authors' code does; ``P_s = 100 #(k > 1) / #(moved)``;
-* Table 3.1's time split: :func:`time_split` calls the two compiled halves of each step
-  (perturbation, then local minimisation + acceptance) alternately and times each.
+* a run succeeds when its result (``Info.run_best_x`` at the step its run ended) lies
+  within ``radius`` of a global minimiser (:func:`jaxopt_lab.problems.success`, rule
+  ``"ball"``, or ``"set"`` for a continuum); reliability ``rho = successes / finished
+  runs``; ``rho_f`` counts by the f-gap rule ``f - f* <= f_tol max(1, |f*|)`` instead. Runs
+  unfinished at the end are discarded;
+* efficiency: successes within a budget (:func:`~.budget.run_budget`, per second);
+* jumps: ``nu_1`` is the mean length of accepted moves with halting index ``k = 1`` (every
+  BH step, a skipping chain halting at its first point), ``nu_s`` the mean path length
+  ``R_1 + ... + R_k`` of accepted skipping chains with ``k > 1``, both pooled over every
+  accepted move (the authors' code, not a mean of per-run means); ``P_s = 100 #(k > 1) /
+  #(moved)``, a move being an accepted perturbation of length > 0.
 
-Runs are launched back to back in every chain (``BHConfig(restart=True)``), so a budget is
-spent as ``calls of steps_per_call steps`` until the next call would overrun it.
+Counts are gathered in a :class:`Tally`: from a stacked trace by :func:`tally_trace`
+(NumPy, :func:`jaxopt_lab.problems.success`), or step by step inside a compiled loop by
+:func:`update` with a :func:`success_test` (long budgeted runs keep no trace).
 
-[1] Goodridge, Moriarty, Vogrinc, Zocca, "Hopping between distant basins", 2021.
+Precision: success is judged against the exact minimisers in float64 whatever the chains'
+dtype. :func:`success_test` splits each ``x*`` into a pair of floats of the chains' dtype,
+so that it decides as :func:`~jaxopt_lab.problems.success` does. A float32 chain can only
+succeed where a float32 point lies within ``radius`` of ``x*``. On Egg-holder (``x* = (512,
+404.2318050)``, float32 spacing 3.05e-5 at 404) the nearest float32 point is 6.5e-6 from
+``x*``, and float32 BH-S lands on it: of 256 chains of 200 steps (``Config(max_skips=25)``,
+``sigma = 10``), 165 ended within 1e-5 of ``x*`` (float64: 163), so the 1e-5 ball needs no
+widening there. Where no float32 point lies within the radius, run the chains in float64; the
+experiments of this package do.
+
+[1] Goodridge, Moriarty, Vogrinc, Zocca, "Hopping between distant basins", 2021,
+    arXiv:2108.05229.
 """
 
 from __future__ import annotations
 
-import functools
-import time
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxopt_lab.basin_hopping.chains import BHState, Phases, restart_state, validate_params
-from jaxopt_lab.core import Method
+from jaxopt_lab import _checks
+from jaxopt_lab.basin_hopping._chain import Info
+from jaxopt_lab.problems.problem import SUCCESS_RULES, Problem, success
 
-__all__ = ["Summary", "BudgetResult", "summarize", "uniform_starts", "run_to_completion",
-           "run_budget", "time_split"]
+__all__ = ["Tally", "Summary", "success_test", "empty_tally", "update", "tally_trace",
+           "summarize"]
+
+
+class Tally(NamedTuple):
+    """Counts of one chain (or totals): runs, successes, moves, evaluations.
+
+    Attributes:
+      num_runs: int32 finished runs; num_success, num_success_f: their successes by the
+        test's rule and by the f-gap rule.
+      nu1_sum, nu1_count: summed length and number of accepted moves with ``k = 1``.
+      nus_sum, nus_count: the same for ``k > 1``.
+      num_accepted: int32 accepted perturbations (restarts are not moves).
+      num_evals_perturb, num_evals_local: int32 evaluations of the steps, by half.
+      num_nonfinite: int32 non-finite evaluations of the steps.
+    """
+
+    num_runs: jax.Array
+    num_success: jax.Array
+    num_success_f: jax.Array
+    nu1_sum: jax.Array
+    nu1_count: jax.Array
+    nus_sum: jax.Array
+    nus_count: jax.Array
+    num_accepted: jax.Array
+    num_evals_perturb: jax.Array
+    num_evals_local: jax.Array
+    num_nonfinite: jax.Array
 
 
 class Summary(NamedTuple):
-    """Totals over all chains of a budgeted run (Python floats / ints)."""
+    """Totals of a :class:`Tally` over every chain (Python numbers; ``nan`` where a ratio
+    has nothing to count)."""
 
     num_runs: int
     num_success: int
@@ -47,220 +86,137 @@ class Summary(NamedTuple):
     nu_1: float
     nu_s: float
     p_s: float
+    num_accepted: int
     num_evals: int
     num_evals_perturb: int
     num_evals_local: int
     num_nonfinite: int
 
 
-class BudgetResult(NamedTuple):
-    """A budgeted run: its :class:`Summary`, the clocks and the per-second rates.
+def _check_rule(problem, radius, rule, f_tol) -> None:
+    _checks.check_instance(problem, Problem, "problem")
+    _checks.check_number(radius, "radius", non_negative=True)
+    _checks.check_choice(rule, "rule", tuple(r for r in SUCCESS_RULES if r != "fgap"))
+    _checks.check_number(f_tol, "f_tol", non_negative=True)
 
-    Attributes:
-      summary: totals.
-      wall_s: wall-clock seconds spent (compilation excluded).
-      cpu_s: process CPU seconds spent (all threads).
-      num_steps: steps run per chain.
-      success_per_wall_s, success_per_cpu_s: successes per second.
-      state: the final :class:`BHState`.
+
+def _split(value: np.ndarray, dtype) -> tuple[np.ndarray, np.ndarray]:
+    """``value`` (float64) as ``hi + lo`` in ``dtype``: ``(v - hi) - lo`` is then accurate
+    for any ``v`` of ``dtype`` near ``value``."""
+    hi = value.astype(dtype)
+    return hi, (value - hi.astype(np.float64)).astype(dtype)
+
+
+def success_test(problem: Problem, *, radius: float = 1e-5, rule: str = "ball",
+                 f_tol: float = 1e-6) -> Callable:
+    """The success tests of :func:`jaxopt_lab.problems.success` as one JAX function.
+
+    Args:
+      problem: the problem (its minimisers and minimum).
+      radius, rule: the position test: ``"ball"`` or ``"set"`` (the latter needs a
+        ``problem.set_distance`` that accepts JAX arrays, as the landscapes' does).
+      f_tol: the f-gap rule's relative tolerance.
+
+    Returns:
+      ``test(x[dim], f[]) -> (ok, ok_f)``: bools by ``rule`` and by the f-gap rule, in the
+      dtype of ``x`` with float64 accuracy (see the module docstring); jit- and vmap-able.
     """
+    _check_rule(problem, radius, rule, f_tol)
+    x_star = np.asarray(problem.x_star, np.float64)
+    f_star = np.asarray(problem.f_star, np.float64)
+    gap = f_tol * max(1.0, abs(float(problem.f_star)))
+    set_distance = problem.set_distance if rule == "set" else None
 
-    summary: Summary
-    wall_s: float
-    cpu_s: float
-    num_steps: int
-    success_per_wall_s: float
-    success_per_cpu_s: float
-    state: BHState
+    def test(x, f):
+        dtype = np.dtype(x.dtype)
+        if set_distance is not None:
+            ok = set_distance(x) <= radius
+        else:
+            hi, lo = _split(x_star, dtype)
+            d = (x[None, :] - hi) - lo
+            ok = jnp.any(jnp.sqrt(jnp.sum(d * d, axis=-1)) <= radius)
+        f_hi, f_lo = _split(f_star, dtype)
+        return ok, (f - f_hi) - f_lo <= gap
+
+    return test
 
 
-def summarize(state: BHState) -> Summary:
-    """Totals over the chains (and any leading batch axes) of ``state``."""
-    tot = {k: float(np.sum(np.asarray(getattr(state, k), dtype=np.float64)))
-           for k in ("num_runs", "num_success", "num_success_f", "nu1_sum", "nu1_count",
-                     "nus_sum", "nus_count", "num_evals", "num_evals_perturb",
-                     "num_evals_local", "num_nonfinite")}
+def empty_tally(dtype=jnp.float32) -> Tally:
+    """A :class:`Tally` of zeros for one chain (lengths summed in ``dtype``)."""
+    zi = jnp.zeros((), jnp.int32)
+    zf = jnp.zeros((), dtype)
+    return Tally(num_runs=zi, num_success=zi, num_success_f=zi, nu1_sum=zf, nu1_count=zi,
+                 nus_sum=zf, nus_count=zi, num_accepted=zi, num_evals_perturb=zi,
+                 num_evals_local=zi, num_nonfinite=zi)
+
+
+def update(tally: Tally, info: Info, test: Callable) -> Tally:
+    """Adds one step's ``Info`` of one chain to its ``tally`` (pure; vmap it over chains).
+
+    Args:
+      tally: the chain's :class:`Tally`.
+      info: the step's ``Info``.
+      test: a :func:`success_test`.
+    """
+    ok, ok_f = test(info.run_best_x, info.run_best_f)
+    ended = info.run_ended
+    moved = info.accepted & (info.jump_length > 0)
+    skip = moved & (info.halting_index > 1)
+    one = moved & ~(info.halting_index > 1)
+    return Tally(
+        num_runs=tally.num_runs + ended, num_success=tally.num_success + (ended & ok),
+        num_success_f=tally.num_success_f + (ended & ok_f),
+        nu1_sum=tally.nu1_sum + jnp.where(one, info.jump_length, 0.0),
+        nu1_count=tally.nu1_count + one,
+        nus_sum=tally.nus_sum + jnp.where(skip, info.jump_length, 0.0),
+        nus_count=tally.nus_count + skip, num_accepted=tally.num_accepted + info.accepted,
+        num_evals_perturb=tally.num_evals_perturb + info.num_evals_perturb,
+        num_evals_local=tally.num_evals_local + info.num_evals_local,
+        num_nonfinite=tally.num_nonfinite + info.num_nonfinite)
+
+
+def tally_trace(trace: Info, problem: Problem, *, radius: float = 1e-5, rule: str = "ball",
+                f_tol: float = 1e-6) -> Tally:
+    """The totals of a stacked trace (any leading axes, e.g. ``[num_chains, num_steps]``).
+
+    Success by :func:`jaxopt_lab.problems.success` (float64); returns NumPy totals.
+    """
+    _check_rule(problem, radius, rule, f_tol)
+    _checks.check_instance(trace, Info, "trace")
+    ended = np.asarray(trace.run_ended, bool)
+    x = np.asarray(trace.run_best_x, np.float64)[ended]
+    f = np.asarray(trace.run_best_f, np.float64)[ended]
+    length = np.asarray(trace.jump_length, np.float64)
+    k = np.asarray(trace.halting_index)
+    accepted = np.asarray(trace.accepted, bool)
+    moved = accepted & (length > 0)
+    skip, one = moved & (k > 1), moved & ~(k > 1)
+    total = lambda a: np.sum(np.asarray(a), dtype=np.int64)  # noqa: E731
+    return Tally(num_runs=total(ended),
+                 num_success=total(success(problem, x, f, radius=radius, rule=rule)),
+                 num_success_f=total(success(problem, x, f, rule="fgap", f_tol=f_tol)),
+                 nu1_sum=np.sum(length[one]), nu1_count=total(one),
+                 nus_sum=np.sum(length[skip]), nus_count=total(skip),
+                 num_accepted=total(accepted), num_evals_perturb=total(trace.num_evals_perturb),
+                 num_evals_local=total(trace.num_evals_local),
+                 num_nonfinite=total(trace.num_nonfinite))
+
+
+def summarize(tally: Tally) -> Summary:
+    """Totals and ratios of ``tally`` over all its axes (summed in float64)."""
+    _checks.check_instance(tally, Tally, "tally")
+    tot = {k: float(np.sum(np.asarray(v, dtype=np.float64))) for k, v in tally._asdict().items()}
     runs = tot["num_runs"]
     moved = tot["nu1_count"] + tot["nus_count"]
+    ratio = lambda a, b: a / b if b else float("nan")  # noqa: E731
     return Summary(
         num_runs=int(runs), num_success=int(tot["num_success"]),
         num_success_f=int(tot["num_success_f"]),
-        reliability=tot["num_success"] / runs if runs else float("nan"),
-        reliability_f=tot["num_success_f"] / runs if runs else float("nan"),
-        nu_1=tot["nu1_sum"] / tot["nu1_count"] if tot["nu1_count"] else float("nan"),
-        nu_s=tot["nus_sum"] / tot["nus_count"] if tot["nus_count"] else float("nan"),
-        p_s=100.0 * tot["nus_count"] / moved if moved else float("nan"),
-        num_evals=int(tot["num_evals"]), num_evals_perturb=int(tot["num_evals_perturb"]),
+        reliability=ratio(tot["num_success"], runs),
+        reliability_f=ratio(tot["num_success_f"], runs),
+        nu_1=ratio(tot["nu1_sum"], tot["nu1_count"]),
+        nu_s=ratio(tot["nus_sum"], tot["nus_count"]),
+        p_s=ratio(100.0 * tot["nus_count"], moved), num_accepted=int(tot["num_accepted"]),
+        num_evals=int(tot["num_evals_perturb"] + tot["num_evals_local"]),
+        num_evals_perturb=int(tot["num_evals_perturb"]),
         num_evals_local=int(tot["num_evals_local"]), num_nonfinite=int(tot["num_nonfinite"]))
-
-
-def uniform_starts(key: jax.Array, lower, upper, num_chains: int, dtype=jnp.float32):
-    """``[num_chains, dim]`` points drawn uniformly in the box (the paper's start points)."""
-    lower = jnp.asarray(lower, dtype)
-    upper = jnp.asarray(upper, dtype)
-    u = jax.random.uniform(key, (num_chains, lower.shape[0]), dtype)
-    return lower[None, :] + u * (upper - lower)[None, :]
-
-
-def run_to_completion(method: Method, key: jax.Array, x0, params, max_steps: int) -> BHState:
-    """Runs chains made with ``restart=False`` until every run ended (or ``max_steps``).
-
-    Returns the final state; each chain's result is ``run_best_x`` / ``run_best_f``.
-    """
-    if getattr(method.config, "restart", True):
-        raise ValueError("method must be built with BHConfig(restart=False)")
-    init_key, loop_key = jax.random.split(key)
-
-    @jax.jit
-    def go(x0, params):
-        state = method.init(init_key, x0, params)
-
-        def cond(carry):
-            i, s = carry
-            return (i < max_steps) & ~jnp.all(s.finished)
-
-        def body(carry):
-            i, s = carry
-            s, _ = method.step(jax.random.fold_in(loop_key, i), s, params)
-            return i + 1, s
-
-        return jax.lax.while_loop(cond, body, (jnp.zeros((), jnp.int32), state))[1]
-
-    return go(x0, params)
-
-
-def _advance_fn(method: Method, steps_per_call: int):
-    def advance(key, state, params):
-        def body(i, s):
-            return method.step(jax.random.fold_in(key, i), s, params)[0]
-
-        return jax.lax.fori_loop(0, steps_per_call, body, state)
-
-    return jax.jit(advance)
-
-
-def run_budget(method: Method, key: jax.Array, params, *, num_chains: int, budget_s: float,
-               steps_per_call: int = 10, clock: str = "wall", max_calls: int | None = None,
-               dtype=jnp.float32) -> BudgetResult:
-    """Runs ``num_chains`` chains back to back until ``budget_s`` seconds are spent.
-
-    Compilation happens before the clock starts. Every chain starts from a uniform point in
-    the box at the first step (:func:`~jaxopt_lab.basin_hopping.chains.restart_state`). A
-    call of ``steps_per_call`` steps is only started when the time left is at least the
-    duration of the previous call, so runs that would end after the budget are not counted
-    (they are still in progress).
-
-    Args:
-      method: built with ``BHConfig(restart=True)``.
-      key: PRNG key (start points and all steps).
-      params: :class:`~jaxopt_lab.basin_hopping.chains.BHParams`.
-      num_chains: chains run side by side.
-      budget_s: the budget in seconds of ``clock`` (``"wall"`` or ``"cpu"``, the process
-        CPU time summed over threads).
-      steps_per_call: steps per compiled call.
-      max_calls: optional cap on the number of calls.
-      dtype: floating dtype of the chains.
-
-    Returns:
-      :class:`BudgetResult`.
-    """
-    if not getattr(method.config, "restart", False):
-        raise ValueError("method must be built with BHConfig(restart=True)")
-    if not budget_s > 0:
-        raise ValueError(f"budget_s must be > 0, got {budget_s!r}")
-    if clock not in ("wall", "cpu"):
-        raise ValueError(f"clock must be 'wall' or 'cpu', got {clock!r}")
-    if isinstance(num_chains, bool) or not isinstance(num_chains, int) or num_chains < 1:
-        raise ValueError(f"num_chains must be an int >= 1, got {num_chains!r}")
-    validate_params(params, method.config)
-    state = restart_state(num_chains, params.lower.shape[0], dtype, method.config.local.memory)
-    advance = _advance_fn(method, steps_per_call).lower(key, state, params).compile()
-    read = time.perf_counter if clock == "wall" else time.process_time
-    wall0, cpu0 = time.perf_counter(), time.process_time()
-    begin = read()
-    last = 0.0
-    calls = 0
-    while True:
-        used = read() - begin
-        if used + last > budget_s or (max_calls is not None and calls >= max_calls):
-            break
-        t = read()
-        state = jax.block_until_ready(advance(jax.random.fold_in(key, calls), state, params))
-        last = read() - t
-        calls += 1
-    wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
-    summary = summarize(state)
-    return BudgetResult(summary=summary, wall_s=wall, cpu_s=cpu, num_steps=calls * steps_per_call,
-                        success_per_wall_s=summary.num_success / wall,
-                        success_per_cpu_s=summary.num_success / cpu, state=state)
-
-
-@functools.lru_cache(maxsize=32)
-def _jitted_halves(phases):
-    # Cached so that repeated calls with the same Phases / builder reuse their compilation.
-    build = (lambda *a: phases) if isinstance(phases, Phases) else phases
-    perturb = jax.jit(lambda k, s, p, *a: build(*a).perturb(k, s, p))
-    finish = jax.jit(lambda k, s, p, prop, *a: build(*a).finish(k, s, p, prop)[0])
-    return perturb, finish
-
-
-def time_split(phases, key: jax.Array, params, *, num_chains: int, num_steps: int,
-               args: tuple = (), dtype=jnp.float32, memory: int = 10) -> dict:
-    """Seconds spent in the perturbation vs the local minimisation (Table 3.1 of [1]).
-
-    Runs ``num_steps`` steps of ``num_chains`` chains (back-to-back runs from uniform
-    starts, as :func:`run_budget`) with the step split in its two compiled halves
-    (:class:`~jaxopt_lab.basin_hopping.chains.Phases`), which are called alternately and
-    timed separately on the *same* trajectory: step ``i`` uses ``fold_in(key, i)`` and gives
-    exactly the state of ``method.step``. "local" is everything after the perturbation:
-    the local minimisation, the acceptance test and the tallies (the paper subtracts its
-    accept-test and callback time; ours are a few element-wise operations). Compilation
-    (one warm-up call of each half on a throw-away state) is not timed; the compiled halves
-    are cached per ``phases`` object, so later calls with the same shapes do not recompile.
-
-    Args:
-      phases: a :class:`Phases`, or a function ``build(*args) -> Phases`` called under jit
-        with ``args`` traced (e.g. a landscape index for ``lax.switch``, so that one
-        compiled program serves several objectives).
-      key: PRNG key.
-      params: :class:`~jaxopt_lab.basin_hopping.chains.BHParams`.
-      num_chains: chains side by side (the method must be built with ``restart=True``).
-      num_steps: steps (ticks in asynchronous mode) to time.
-      args: extra arguments of ``build``.
-      dtype: floating dtype of the chains; memory: L-BFGS memory of the local minimiser.
-
-    Returns:
-      ``{"perturb_s", "local_s", "total_s"}`` (wall-clock), the same with ``_cpu`` (process
-      CPU time, all threads), ``"num_runs"``, ``"num_success"``, ``"num_success_f"``,
-      ``"evals_perturb"``, ``"evals_local"`` and ``"state"`` (the final ``BHState``).
-    """
-    if isinstance(num_chains, bool) or not isinstance(num_chains, int) or num_chains < 1:
-        raise ValueError(f"num_chains must be an int >= 1, got {num_chains!r}")
-    if isinstance(num_steps, bool) or not isinstance(num_steps, int) or num_steps < 1:
-        raise ValueError(f"num_steps must be an int >= 1, got {num_steps!r}")
-    if not isinstance(phases, Phases) and not callable(phases):
-        raise ValueError("phases must be a Phases or a function returning one")
-    perturb, finish = _jitted_halves(phases)
-    state = restart_state(num_chains, params.lower.shape[0], dtype, memory)
-    warm = perturb(key, state, params, *args)
-    jax.block_until_ready(finish(key, state, params, warm, *args))
-    clocks = {"perturb": [0.0, 0.0], "local": [0.0, 0.0]}
-
-    def timed(label, fn, *a):
-        w, c = time.perf_counter(), time.process_time()
-        out = jax.block_until_ready(fn(*a))
-        clocks[label][0] += time.perf_counter() - w
-        clocks[label][1] += time.process_time() - c
-        return out
-
-    for i in range(num_steps):
-        k = jax.random.fold_in(key, i)
-        prop = timed("perturb", perturb, k, state, params, *args)
-        state = timed("local", finish, k, state, params, prop, *args)
-    s = summarize(state)
-    (pw, pc), (lw, lc) = clocks["perturb"], clocks["local"]
-    return {"perturb_s": pw, "local_s": lw, "total_s": pw + lw, "perturb_cpu_s": pc,
-            "local_cpu_s": lc, "total_cpu_s": pc + lc, "num_runs": s.num_runs,
-            "num_success": s.num_success, "num_success_f": s.num_success_f,
-            "evals_perturb": s.num_evals_perturb, "evals_local": s.num_evals_local,
-            "state": state}

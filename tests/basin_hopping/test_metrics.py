@@ -1,87 +1,127 @@
-"""Table 3.1's time split: the two halves of a step compose to the step, and the split
-counts every evaluation where it belongs."""
+"""Metrics from Info: the definitions on hand-made steps, the compiled success test against
+``jaxopt_lab.problems.success``, and the in-loop tally against the trace's."""
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxopt_lab.basin_hopping import (BHConfig, LBFGSConfig, make_params, make_phases,
-                                      restart_state, time_split)
-from jaxopt_lab.basin_hopping.metrics import summarize
+from jaxopt_lab.basin_hopping import hybrid, metrics
+from jaxopt_lab.basin_hopping._chain import Info
+from jaxopt_lab.basin_hopping.local import LBFGSConfig
+from jaxopt_lab.core import run
+from jaxopt_lab.problems import Problem, landscapes, success
 
 
-def _wavy(x):
-    return jnp.sum(0.1 * x ** 2 + jnp.sin(3.0 * x))
+def _info(**fields):
+    n = len(next(iter(fields.values())))
+    base = dict(f_proposal=np.zeros(n), accepted=np.zeros(n, bool), run_started=np.zeros(n, bool),
+                run_ended=np.zeros(n, bool), run_best_x=np.zeros((n, 2)),
+                run_best_f=np.zeros(n), jump_length=np.zeros(n),
+                halting_index=np.zeros(n, np.int32), skipped=np.zeros(n, bool),
+                num_evals_perturb=np.zeros(n, np.int32), num_evals_local=np.zeros(n, np.int32),
+                num_nonfinite=np.zeros(n, np.int32))
+    base.update({k: np.asarray(v) for k, v in fields.items()})
+    return Info(**base)
 
 
-def _flat(x):
-    return jnp.sum(x * 0.0)
+BOWL = Problem("bowl", lambda x: jnp.sum(x ** 2), 2, np.full(2, -1.0), np.full(2, 1.0),
+               np.zeros((1, 2)), 0.0)
 
 
-@pytest.mark.parametrize("local_steps", [None, 2])
-def test_phases_compose_to_the_step_and_time_split_follows_the_same_trajectory(local_steps):
-    config = BHConfig(dim=2, kind="bhs", max_skips=6, local=LBFGSConfig(max_iter=15),
-                      local_steps=local_steps)
-    method, phases = make_phases(_wavy, config)
-    params = make_params([-4.0, -4.0], [4.0, 4.0], sigma_bh=1.0, sigma_skip=1.5, num_skips=6,
-                         temperature=0.5, patience=3, ratio=2, x_star=[[-0.5, -0.5]])
-    key, n, steps = jax.random.key(7), 5, 12 if local_steps is None else 40
-    step = jax.jit(method.step)
-    state = restart_state(n, 2)
-    for i in range(steps):
-        state, _ = step(jax.random.fold_in(key, i), state, params)
-    split = time_split(phases, key, params, num_chains=n, num_steps=steps)
-    for a, b in zip(jax.tree.leaves(state), jax.tree.leaves(split["state"])):
-        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-6, atol=1e-6)
-    s = summarize(state)
-    assert split["num_runs"] == s.num_runs > 0
-    assert split["evals_perturb"] == s.num_evals_perturb > 0
-    assert split["evals_local"] == s.num_evals_local > 0
-    for k in ("perturb", "local", "total"):
-        assert split[f"{k}_s"] > 0 and split[f"{k}_cpu_s"] >= 0
-    assert split["total_s"] == pytest.approx(split["perturb_s"] + split["local_s"])
+def test_definitions_on_hand_made_steps():
+    # four accepted moves: two of length > 0 with k = 1, one skip with k = 3, one with
+    # length 0 (a skipping chain that found nothing: not a move); one rejected skip.
+    # Three runs end: at (0, 0) (success), at (0.5, 0) with f = 1e-7 (f-gap success only)
+    # and far away.
+    info = _info(accepted=[True, True, True, True, False, False, False],
+                 jump_length=[2.0, 4.0, 9.0, 0.0, 5.0, 0.0, 0.0],
+                 halting_index=[1, 1, 3, 0, 4, 0, 0],
+                 run_ended=[False, False, False, False, True, True, True],
+                 run_best_x=[[0, 0]] * 4 + [[0, 0], [0.5, 0], [1, 1]],
+                 run_best_f=[0, 0, 0, 0, 0, 1e-7, 2.0],
+                 num_evals_perturb=[3] * 7, num_evals_local=[5] * 7,
+                 num_nonfinite=[0, 1, 0, 0, 0, 0, 2])
+    s = metrics.summarize(metrics.tally_trace(info, BOWL))
+    assert (s.num_runs, s.num_success, s.num_success_f) == (3, 1, 2)
+    assert s.reliability == pytest.approx(1 / 3) and s.reliability_f == pytest.approx(2 / 3)
+    assert s.nu_1 == pytest.approx(3.0) and s.nu_s == pytest.approx(9.0)
+    assert s.p_s == pytest.approx(100 / 3) and s.num_accepted == 4
+    assert (s.num_evals, s.num_evals_perturb, s.num_evals_local) == (56, 21, 35)
+    assert s.num_nonfinite == 3
+    # the same steps through the compiled tally
+    test = metrics.success_test(BOWL)
+    tally = metrics.empty_tally(jnp.float32)
+    for t in range(7):
+        tally = metrics.update(tally, jax.tree.map(lambda a: jnp.asarray(a[t]), info), test)
+    assert metrics.summarize(tally) == s
+    empty = metrics.summarize(metrics.empty_tally())
+    assert np.isnan(empty.reliability) and np.isnan(empty.nu_1) and np.isnan(empty.p_s)
 
 
-@pytest.mark.parametrize("kind,k_evals", [("bhs", 5), ("bh", 0)])
-def test_evaluation_split_on_a_flat_landscape(kind, k_evals):
-    # Flat f: the strict sublevel test never passes, so every skipping perturbation costs
-    # exactly K evaluations and a random walk none; every local minimisation stops at its
-    # start after one value+gradient. Runs take patience + 2 steps, the first a restart
-    # (a uniform start, no perturbation).
-    patience, steps, n = 2, 13, 3
-    config = BHConfig(dim=2, kind=kind, max_skips=5,
-                      local=LBFGSConfig(line_search="backtracking"))
-    _, phases = make_phases(_flat, config)
-    params = make_params([-1.0, -1.0], [1.0, 1.0], num_skips=5, patience=patience)
-    split = time_split(phases, jax.random.key(0), params, num_chains=n, num_steps=steps)
-    restarts = len(range(0, steps, patience + 2))
-    assert split["evals_perturb"] == n * k_evals * (steps - restarts)
-    assert split["evals_local"] == n * steps
-    assert split["num_runs"] == n * (steps // (patience + 2))
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_success_test_decides_as_problems_success(dtype):
+    # points at and around x*, down to the float spacing: the compiled test (x* split in a
+    # float pair) agrees with the float64 reference on every point the dtype can hold
+    egg = landscapes.get("Egg-holder")
+    carrom = landscapes.get("Carrom Table")
+    leg = landscapes.get("Cross Leg Table")
+    rng = np.random.default_rng(0)
+    with jax.enable_x64(dtype == "float64"):
+        for problem, rule in ((egg, "ball"), (carrom, "ball"), (leg, "set")):
+            centre = problem.x_star[rng.integers(len(problem.x_star), size=400)]
+            scale = 10.0 ** rng.uniform(-7, -3, size=(400, 1))
+            x = (centre + scale * rng.standard_normal((400, 2))).astype(dtype)
+            near = np.asarray(problem.x_star, dtype)  # each x* rounded to the dtype
+            steps = np.stack([np.nextafter(near, near + d) for d in (1, -1)], 1).reshape(-1, 2)
+            x = np.concatenate([x, near, steps.astype(dtype)])
+            f = (problem.f_star + 10.0 ** rng.uniform(-9, -5, size=len(x))).astype(dtype)
+            test = jax.jit(jax.vmap(metrics.success_test(problem, radius=1e-5, rule=rule)))
+            ok, ok_f = test(jnp.asarray(x), jnp.asarray(f))
+            want = success(problem, x.astype(np.float64), rule=rule)
+            want_f = success(problem, x, f.astype(np.float64), rule="fgap")
+            np.testing.assert_array_equal(np.asarray(ok), want)
+            np.testing.assert_array_equal(np.asarray(ok_f), want_f)
+            assert 0 < want.sum() < len(x)
+    # on Egg-holder, the float32 point nearest x* lies in the 1e-5 ball, its neighbours not
+    x32 = np.asarray(egg.x_star[0], np.float32)
+    assert success(egg, x32.astype(np.float64))
+    assert not success(egg, np.nextafter(x32, np.float32(0)).astype(np.float64))
 
 
-def test_time_split_with_a_traced_builder_serves_several_objectives():
-    fns = [_wavy, lambda x: jnp.sum((x - 1.0) ** 2)]
-    config = BHConfig(dim=2, kind="bhs", max_skips=4)
-
-    def build(index):
-        return make_phases(lambda x: jax.lax.switch(index, fns, x), config)[1]
-
-    params = make_params([-3.0, -3.0], [3.0, 3.0], num_skips=4, patience=2,
-                         x_star=[[1.0, 1.0]], f_star=0.0, radius=1e-3)
-    out = time_split(build, jax.random.key(1), params, num_chains=4, num_steps=8,
-                     args=(jnp.int32(1),))
-    # a convex bowl: every finished run ends at its minimiser
-    assert out["num_runs"] > 0 and out["num_success"] == out["num_runs"]
+def test_success_test_bad_input():
+    with pytest.raises(ValueError, match="problem"):
+        metrics.success_test("Egg-holder")
+    with pytest.raises(ValueError, match="radius"):
+        metrics.success_test(BOWL, radius=-1.0)
+    with pytest.raises(ValueError, match="rule"):
+        metrics.success_test(BOWL, rule="fgap")
+    with pytest.raises(ValueError, match="trace"):
+        metrics.tally_trace(("not", "info"), BOWL)
+    with pytest.raises(ValueError, match="tally"):
+        metrics.summarize({"num_runs": 1})
 
 
-def test_time_split_bad_input():
-    _, phases = make_phases(_flat, BHConfig(dim=2))
-    params = make_params([-1.0, -1.0], [1.0, 1.0])
-    with pytest.raises(ValueError, match="num_steps"):
-        time_split(phases, jax.random.key(0), params, num_chains=2, num_steps=0)
-    with pytest.raises(ValueError, match="num_chains"):
-        time_split(phases, jax.random.key(0), params, num_chains=0, num_steps=1)
-    with pytest.raises(ValueError, match="phases"):
-        time_split(3, jax.random.key(0), params, num_chains=1, num_steps=1)
+def test_in_loop_tally_equals_the_trace_tally():
+    def wavy(x):
+        return jnp.sum(0.1 * x ** 2 + jnp.sin(3.0 * x))
+
+    problem = Problem("wavy", wavy, 2, np.full(2, -4.0), np.full(2, 4.0),
+                      np.full((1, 2), -0.5167), -0.5167 * 0.2)
+    method = hybrid.make(wavy, hybrid.Config(dim=2, max_skips=6,
+                                             local=LBFGSConfig(line_search="backtracking")))
+    params = hybrid.params(problem.lower, problem.upper, sigma_skip=1.5, patience=2)
+    keys = jax.random.split(jax.random.key(0), 8)
+    x0 = jax.random.uniform(jax.random.key(1), (8, 2), minval=-4.0, maxval=4.0)
+    _, trace = jax.jit(jax.vmap(lambda k, x: run(method, k, x, params, 25)))(keys, x0)
+    test = metrics.success_test(problem, radius=1e-2, f_tol=1e-3)
+
+    def tally_chain(info):
+        return jax.lax.scan(lambda t, i: (metrics.update(t, i, test), None),
+                            metrics.empty_tally(jnp.float32), info)[0]
+
+    loop = metrics.summarize(jax.jit(jax.vmap(tally_chain))(trace))
+    ref = metrics.summarize(metrics.tally_trace(trace, problem, radius=1e-2, f_tol=1e-3))
+    assert loop.num_runs == ref.num_runs > 8 and loop.num_success == ref.num_success > 0
+    assert loop._replace(nu_1=0, nu_s=0) == ref._replace(nu_1=0, nu_s=0)
+    np.testing.assert_allclose([loop.nu_1, loop.nu_s], [ref.nu_1, ref.nu_s], rtol=1e-5)

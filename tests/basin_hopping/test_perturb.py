@@ -1,4 +1,5 @@
-"""Random walk and skipping chain: geometry, conventions, halting, boundaries."""
+"""Random walk and skipping chain: geometry, sigma as a standard deviation, halting,
+boundaries, masking, and bit-identity with the recorded chains."""
 
 import functools
 
@@ -17,17 +18,17 @@ def _never(x):  # nothing is below f(X) = -1: the chain runs to K
     return jnp.sum(x * 0.0)
 
 
-def _chain(key, boundary="none", radii="equal", k=10, max_skips=10, x=None, fx=-1.0,
-           objective=_never, sigma=1.5, convention="std"):
+def _chain(key, boundary="none", radii="equal", k=10, x=None, fx=-1.0, objective=_never,
+           sigma=1.5, active=True):
     x = jnp.asarray([0.5, 1.0]) if x is None else x
-    return _jitted_chain(key, x, fx, objective, sigma, k, max_skips, convention, radii, boundary)
+    return _jitted_chain(key, x, fx, objective, sigma, k, radii, boundary, active)
 
 
-@functools.partial(jax.jit, static_argnums=(3, 6, 7, 8, 9))
-def _jitted_chain(key, x, fx, objective, sigma, k, max_skips, convention, radii, boundary):
-    return perturb.skipping_chain(key, x, jnp.float32(fx), objective, jnp.float32(sigma),
-                                  jnp.int32(k), LO, HI, max_skips=max_skips,
-                                  convention=convention, radii=radii, boundary=boundary)
+@functools.partial(jax.jit, static_argnums=(3, 5, 6, 7, 8))
+def _jitted_chain(key, x, fx, objective, sigma, k, radii, boundary, active):
+    return perturb.skipping_chain(key, x, jnp.float32(fx), objective, jnp.float32(sigma), LO,
+                                  HI, max_skips=k, radii=radii, boundary=boundary,
+                                  active=active)
 
 
 @pytest.mark.parametrize("radii", ["equal", "iid"])
@@ -112,16 +113,17 @@ def test_k_equal_one_is_a_single_gaussian_proposal():
         np.testing.assert_array_equal(res.y, z1 if res.found else np.asarray(x))
 
 
-@pytest.mark.parametrize("convention,expected_std", [("std", 2.0), ("variance", np.sqrt(2.0))])
-def test_sigma_conventions(convention, expected_std):
+@pytest.mark.parametrize("sigma,expected_std", [(2.0, 2.0),
+                                                (perturb.std_from_variance(2.0), np.sqrt(2.0))])
+def test_sigma_is_a_standard_deviation(sigma, expected_std):
+    # std_from_variance reads a published variance (the authors' BH sigma) as sqrt of it
     keys = jax.random.split(jax.random.key(0), 20000)
-    walk = jax.vmap(lambda k: perturb.random_walk(k, jnp.zeros(2), jnp.float32(2.0), LO, HI,
-                                                  convention=convention))(keys)
+    walk = jax.vmap(lambda k: perturb.random_walk(k, jnp.zeros(2), jnp.float32(sigma), LO,
+                                                  HI))(keys)
     # E|W| for W ~ N(0, s^2 I_2) is s sqrt(pi/2) (Rayleigh mean)
     np.testing.assert_allclose(np.mean(walk.radius), expected_std * np.sqrt(np.pi / 2), rtol=0.02)
     np.testing.assert_allclose(np.std(np.asarray(walk.y), axis=0), expected_std, rtol=0.03)
-    chains = jax.vmap(lambda k: _chain(k, sigma=2.0, convention=convention, k=1,
-                                       max_skips=1))(keys)
+    chains = jax.vmap(lambda k: _chain(k, sigma=float(sigma), k=1))(keys)
     np.testing.assert_allclose(np.mean(chains.first_radius), expected_std * np.sqrt(np.pi / 2),
                                rtol=0.02)
 
@@ -129,7 +131,7 @@ def test_sigma_conventions(convention, expected_std):
 def test_random_walk_periodic_wraps():
     keys = jax.random.split(jax.random.key(1), 500)
     walk = jax.vmap(lambda k: perturb.random_walk(k, jnp.asarray([4.9, 6.9]), jnp.float32(3.0),
-                                                  LO, HI, convention="std", periodic=True))(keys)
+                                                  LO, HI, periodic=True))(keys)
     y = np.asarray(walk.y)
     assert np.all(y >= np.asarray(LO)) and np.all(y < np.asarray(HI))
 
@@ -152,21 +154,78 @@ def _wavy(x):
     return jnp.sin(3.0 * x[0]) + jnp.cos(2.0 * x[1])
 
 
-@functools.partial(jax.jit, static_argnums=0)
-def _wavy_chain(block_size, key, k):
+@functools.partial(jax.jit, static_argnums=(0, 1))
+def _wavy_chain(block_size, k, key):
     x = jnp.asarray([0.3, -0.2])
-    return perturb.skipping_chain(key, x, _wavy(x) - 0.4, _wavy, jnp.float32(0.8), k, LO, HI,
-                                  max_skips=23, block_size=block_size)
+    return perturb.skipping_chain(key, x, _wavy(x) - 0.4, _wavy, jnp.float32(0.8), LO, HI,
+                                  max_skips=k, block_size=block_size)
 
 
 def test_blocked_evaluation_matches_one_batch():
     for k in (1, 7, 16, 23):
         for seed in range(6):
             key = jax.random.key(seed)
-            one = _wavy_chain(None, key, jnp.int32(k))
-            blocked = _wavy_chain(5, key, jnp.int32(k))
+            one = _wavy_chain(None, k, key)
+            blocked = _wavy_chain(5, k, key)
             for a, b in zip(one, blocked):
                 np.testing.assert_array_equal(a, b)
+
+
+def test_inactive_chain_evaluates_nothing():
+    res = _chain(jax.random.key(0), fx=0.0, objective=_wavy, active=False)
+    assert not bool(res.found) and int(res.num_steps) == 0 and int(res.num_nonfinite) == 0
+    np.testing.assert_array_equal(res.y, jnp.asarray([0.5, 1.0]))
+    # vmapped over lanes, an inactive lane is masked: the active lane's result is unchanged
+    keys = jax.random.split(jax.random.key(1), 2)
+    both = jax.vmap(lambda k, a: perturb.skipping_chain(
+        k, jnp.asarray([0.5, 1.0]), jnp.float32(0.0), _wavy, jnp.float32(1.5), LO, HI,
+        max_skips=10, active=a))(keys, jnp.asarray([True, False]))
+    alone = _chain(keys[0], boundary="periodic", fx=0.0, objective=_wavy)
+    for a, b in zip(both, alone):  # vmap may round the cumulative radii differently
+        np.testing.assert_allclose(np.asarray(a)[0], b, rtol=1e-6)
+    assert int(both.num_steps[1]) == 0
+
+
+# Recorded from the implementation before chains became one per init: the skipping chain
+# given a key is bit-identical (halting at k = 16 across a block boundary; i.i.d. radii
+# with the first-point wrap finding nothing in K = 10).
+GOLDEN = {
+    ("equal", "periodic", 25, 16, -1.9): dict(
+        y=[-4.833564758300781, 1.5533447265625], found=True, k=16, path=117.08118438720703,
+        points=[[4.354150772094727, 5.53458309173584], [-1.5916976928710938, 1.2691659927368164],
+                [2.462453842163086, -2.9962501525878906],
+                [-3.4833946228027344, 2.738332748413086]]),
+    ("iid", "first", 10, None, -1.6): dict(
+        y=[0.30000001192092896, -0.20000000298023224], found=False, k=10, path=0.0,
+        points=[[4.354151725769043, 5.53458309173584], [0.4010328948497772, 2.6987054347991943],
+                [-0.22802163660526276, 2.247436046600342],
+                [-2.510098457336426, 0.6103259921073914]]),
+}
+
+
+@pytest.mark.parametrize("case", list(GOLDEN))
+def test_skipping_chain_is_bit_identical_to_the_recorded_one(case):
+    radii, boundary, k, block, threshold = case
+    want = GOLDEN[case]
+    x = jnp.asarray([0.3, -0.2])
+    res = jax.jit(lambda key: perturb.skipping_chain(
+        key, x, jnp.float32(threshold), lambda z: jnp.sin(3.0 * z[0]) + jnp.cos(2.0 * z[1]),
+        jnp.float32(2.5), LO, HI, max_skips=k, radii=radii, boundary=boundary,
+        block_size=block))(jax.random.key(3))
+    np.testing.assert_array_equal(np.asarray(res.y), np.asarray(want["y"], np.float32))
+    np.testing.assert_array_equal(np.asarray(res.points[:4]),
+                                  np.asarray(want["points"], np.float32))
+    assert bool(res.found) == want["found"] and int(res.num_steps) == want["k"]
+    assert float(res.path_length) == np.float32(want["path"])
+
+
+def test_random_walk_is_bit_identical_to_the_recorded_one():
+    walk = perturb.random_walk(jax.random.key(5), jnp.asarray([0.3, -0.2]), jnp.float32(1.7),
+                               LO, HI, periodic=True)
+    np.testing.assert_array_equal(np.asarray(walk.y),
+                                  np.asarray([0.15656566619873047, 2.1987390518188477],
+                                             np.float32))
+    assert float(walk.radius) == np.float32(2.4030234813690186)
 
 
 def test_bad_choices():
@@ -174,5 +233,7 @@ def test_bad_choices():
         _chain(jax.random.key(0), radii="mixed")
     with pytest.raises(ValueError, match="boundary"):
         _chain(jax.random.key(0), boundary="reflect")
-    with pytest.raises(ValueError, match="convention"):
-        perturb.sigma_to_std(1.0, "stdev")
+    with pytest.raises(ValueError, match="max_skips"):
+        _chain(jax.random.key(0), k=0)
+    with pytest.raises(ValueError, match="variance must be finite and > 0"):
+        perturb.std_from_variance(0.0)
