@@ -113,8 +113,8 @@ def check_array(value, name: str, *, shape: tuple | None = None, positive: bool 
                 non_negative: bool = False, lo: float | None = None, hi: float | None = None,
                 lo_open: bool = False, hi_open: bool = False, finite: bool = True) -> None:
     """A numeric (Params) array: its shape, and where it is concrete, its values."""
-    if shape is not None and tuple(jnp.shape(value)) != tuple(shape):
-        raise ValueError(f"{name} must have shape {tuple(shape)}, got {tuple(jnp.shape(value))}")
+    if shape is not None and tuple(np.shape(value)) != tuple(shape):
+        raise ValueError(f"{name} must have shape {tuple(shape)}, got {tuple(np.shape(value))}")
     v = concrete(value)
     if v is None:
         return
@@ -187,7 +187,7 @@ def check_categorical(x0, name: str, cards) -> jax.Array:
 def check_box(lower, upper, dim: int | None = None, names=("lower", "upper")) -> None:
     """``lower`` and ``upper``: scalars or ``[dim]``, finite, ``lower < upper``."""
     for value, name in zip((lower, upper), names):
-        shape = tuple(jnp.shape(value))
+        shape = tuple(np.shape(value))
         if not (shape == () or (len(shape) == 1 and dim in (None, shape[0]))):
             raise ValueError(f"{name} must be a scalar or have shape [dim]"
                              f"{'' if dim is None else f'=({dim},)'}, got {shape}")
