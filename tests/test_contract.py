@@ -22,6 +22,11 @@ from tests.helpers.examples import all_examples
 FACTORIES = all_examples()
 IDS = sorted(FACTORIES)
 NAMES = sorted(jaxopt_lab.methods)
+# The first example of each method runs the behaviour tests in the default suite; its other
+# examples (modes and variants) run them in the slow tier, which CI also runs.
+_FIRST = {name: min((i for i in IDS if i.split(":")[0] == name), default=None) for name in NAMES}
+BEHAVIOUR_CASES = [pytest.param(i, marks=() if i in _FIRST.values() else pytest.mark.slow)
+                   for i in IDS]
 _EXAMPLES = {}
 
 
@@ -56,7 +61,7 @@ class _Compiled:
 _COMPILED = {}
 
 
-@pytest.fixture(params=IDS)
+@pytest.fixture(params=BEHAVIOUR_CASES)
 def compiled(request):
     if request.param not in _COMPILED:
         _COMPILED[request.param] = _Compiled(request.param, _example(request.param))

@@ -45,6 +45,7 @@ def test_budget_run_counts_only_finished_runs():
 
 
 @pytest.mark.parametrize("local_steps", [None, 2])
+@pytest.mark.slow
 def test_time_split_follows_the_chains_of_run(local_steps):
     # the halves compose to the step: chain c is run(method, fold_in(key, c), x0_c, ...)
     config = bhs.Config(dim=2, max_skips=6, local=LBFGSConfig(max_iter=15),
@@ -91,6 +92,7 @@ def test_evaluation_split_on_a_flat_landscape(module, k_evals):
     assert split["num_runs"] == n * (steps // (patience + 2))
 
 
+@pytest.mark.slow
 def test_budget_functions_of_traced_args_serve_several_objectives():
     fns = [_wavy, lambda x: jnp.sum((x - 1.0) ** 2)]
     bowl = _problem(fns[1], -3.0, 3.0, [1.0, 1.0], 0.0)

@@ -96,7 +96,7 @@ def test_hybrid_schedule_follows_the_authors_counter():
         assert not skipped[0] and skipped[1:].tolist() == expected.tolist(), m
 
 
-@pytest.mark.parametrize("local_steps", [None, 2])
+@pytest.mark.parametrize("local_steps", [pytest.param(None, marks=pytest.mark.slow), 2])
 def test_hybrid_decides_per_chain_from_its_own_counter(local_steps):
     method = hybrid.make(_flat, hybrid.Config(dim=2, max_skips=3, local=CHEAP,
                                               local_steps=local_steps))
@@ -114,7 +114,8 @@ def test_hybrid_decides_per_chain_from_its_own_counter(local_steps):
 
 
 @pytest.mark.parametrize("module,config", [
-    (hybrid, hybrid.Config(dim=2, max_skips=6, local_steps=2, local=CHEAP)),
+    pytest.param(hybrid, hybrid.Config(dim=2, max_skips=6, local_steps=2, local=CHEAP),
+                 marks=pytest.mark.slow),
     (bhs, bhs.Config(dim=2, max_skips=6, local=CHEAP))])
 def test_vmap_over_chains_equals_separate_runs(module, config):
     # a chain's path depends only on its own key and start, not on the batch
@@ -189,7 +190,7 @@ def test_bhs_finds_schwefel_global_minimum(local_steps):
     np.testing.assert_array_equal(np.asarray(final.fx), np.asarray(final.run_best_f))
 
 
-@pytest.mark.parametrize("local_steps", [None, 2])
+@pytest.mark.parametrize("local_steps", [pytest.param(None, marks=pytest.mark.slow), 2])
 def test_nonfinite_objective_is_counted_and_never_accepted(local_steps):
     def holey(x):
         return jnp.where(x[0] > 1.0, jnp.nan, jnp.sum((x - 0.5) ** 2) + jnp.sin(5 * x[1]))

@@ -27,6 +27,7 @@ def _per_step(out, variant, fid, d):
     return {name: data[name][0] for name in data.files}  # seed 0
 
 
+@pytest.mark.slow
 def test_structured_path_equals_the_black_box_dgs_run_and_the_first_cosine(tmp_path):
     d, steps = 24, 12
     run_experiment("dgs_cosine", "--profile", "quick", "--dim", str(d), "--seeds", "1",

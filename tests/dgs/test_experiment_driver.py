@@ -54,6 +54,7 @@ def test_every_jax_method_gets_the_same_budget(tmp_path):
         assert total * 0.85 <= used <= total + 1 + 2 * iters, (name, used, total)
 
 
+@pytest.mark.slow
 def test_benchmarks_saved_only_renders_the_saved_cells_and_rejects_other_configs(tmp_path):
     # compute only F3 with DGS and FD ...
     run_experiment("dgs_benchmarks", *_args(tmp_path, 4, "F3", "DGS,FD", 3, 3))

@@ -19,6 +19,7 @@ def rastrigin(x):
     return 10.0 * x.shape[0] + jnp.sum(x * x - 10.0 * jnp.cos(2.0 * jnp.pi * x))
 
 
+@pytest.mark.slow
 def test_restarts_double_the_population_respect_the_budget_and_help_on_rastrigin():
     dim, budget = 6, 12000
     first_runs, finals = [], []

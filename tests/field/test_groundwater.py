@@ -21,6 +21,7 @@ def test_constant_conductivity_gives_exactly_linear_heads(x64):
     np.testing.assert_allclose(h, 3.0 - 2.0 * x, atol=1e-12)
 
 
+@pytest.mark.slow
 def test_1d_variable_conductivity_matches_analytic_with_second_order_convergence(x64):
     # K = exp(x): constant flux q, h(x) = h_L - q (1 - e^{-x}), q = (h_L - h_R) / (1 - e^{-1}).
     errors = []
@@ -84,6 +85,7 @@ def test_matches_dense_solve_of_independent_assembly(x64):
     np.testing.assert_allclose(G.solve_heads(aquifer, jnp.asarray(k)), ref, rtol=1e-10)
 
 
+@pytest.mark.slow
 def test_mlp_field_shapes_positive_link_and_loss_zero_at_truth(x64):
     field = G.MLPField()
     assert field.num_params == 257

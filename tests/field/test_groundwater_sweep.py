@@ -3,6 +3,7 @@ equal one seed at a time (the case that deadlocked on XLA:CPU, docs/benchmarks/d
 
 import jax
 import numpy as np
+import pytest
 
 from jaxopt_lab import sweep
 from jaxopt_lab.core import run
@@ -10,6 +11,7 @@ from jaxopt_lab.dgs import dgs
 from jaxopt_lab.problems import groundwater as G
 
 
+@pytest.mark.slow
 def test_sweep_over_seeds_equals_one_seed_at_a_time():
     # batched QR (the perturbation fires at every step) beside the simulator's batched
     # Cholesky, in one vmapped step: the custom_vmap rule keeps the QR unbatched

@@ -38,7 +38,7 @@ def test_element_stiffness_is_symmetric_with_three_rigid_modes():
     np.testing.assert_allclose(ke @ rot, 0, atol=1e-14)
 
 
-@pytest.mark.parametrize("nelx,nely,tol", [(40, 4, 0.04), (80, 8, 0.015)])
+@pytest.mark.parametrize("nelx,nely,tol", [(40, 4, 0.04), pytest.param(80, 8, 0.015, marks=pytest.mark.slow)])
 def test_cantilever_tip_deflection_matches_timoshenko_beam(x64, nelx, nely, tol):
     # Timoshenko cantilever: delta = P L^3/(3 E I) + P L/(kappa G A), kappa = 5/6, unit depth.
     problem = T.cantilever(nelx, nely, load=1.0)
@@ -50,6 +50,7 @@ def test_cantilever_tip_deflection_matches_timoshenko_beam(x64, nelx, nely, tol)
     assert abs(tip / exact - 1) < tol
 
 
+@pytest.mark.slow
 def test_cantilever_converges_towards_beam_theory_under_refinement(x64):
     ratios = []
     for n in (1, 2, 3):
@@ -61,7 +62,7 @@ def test_cantilever_converges_towards_beam_theory_under_refinement(x64):
     assert ratios[0] < ratios[1] < ratios[2] < 1.0
 
 
-@pytest.mark.parametrize("solver", ["direct", "cg"])
+@pytest.mark.parametrize("solver", [pytest.param("direct", marks=pytest.mark.slow), "cg"])
 def test_displacements_match_dense_solve(x64, solver):
     problem = T.bridge(8, 4, 0.3, rmin=1.5, solver=solver)
     rng = np.random.default_rng(1)
@@ -122,6 +123,7 @@ def test_symmetry_and_filter():
                                0.3, rtol=1e-6)
 
 
+@pytest.mark.slow
 def test_compliance_clips_and_stays_finite_under_vmap(x64):
     problem = T.bridge(8, 4, 0.3)
     rng = np.random.default_rng(5)

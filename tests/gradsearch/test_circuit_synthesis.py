@@ -109,6 +109,7 @@ def _independent_runs(method, task, key, num_restarts, num_steps):
     return [np.asarray(a) for a in jax.jit(jax.vmap(one))(jnp.arange(num_restarts))]
 
 
+@pytest.mark.slow
 def test_minimize_equals_independent_runs():
     """``minimize``'s restart i is ``core.run`` with key ``fold_in(key, i)``; it returns the
     program of the restart solved in the fewest steps, and counts the solved restarts."""
@@ -145,6 +146,7 @@ def test_swap_solved_in_every_one_of_100_runs():
     assert np.all(np.asarray(at) >= 0) and np.all(np.asarray(solved))
 
 
+@pytest.mark.slow
 def test_minimize_without_solution_returns_the_best_program():
     """On an unsatisfiable sketch (checked exhaustively) no restart is solved; ``minimize``
     returns the best program (``best_x``) of the restart with the smallest ``best_f``, as
