@@ -25,7 +25,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from jaxopt_lab.records import RunRecord, ensure_writable_dir
-from jaxopt_lab.sweeps import sweep, validate_seeds
+from jaxopt_lab.sweeps import MAX_SEED, sweep, validate_seeds
 
 __all__ = ["Experiment", "Context", "main", "discover", "markdown_table", "load_targets",
            "build_parser", "PROFILES"]
@@ -138,7 +138,7 @@ def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str
     return "\n".join(lines)
 
 
-def _non_negative_int(name):
+def _non_negative_int(name, maximum=None):
     def parse(text):
         try:
             value = int(text)
@@ -146,6 +146,10 @@ def _non_negative_int(name):
             raise argparse.ArgumentTypeError(f"{name} must be an integer, got {text!r}")
         if value < 0:
             raise argparse.ArgumentTypeError(f"{name} must be >= 0, got {value}")
+        if maximum is not None and value > maximum:
+            raise argparse.ArgumentTypeError(
+                f"{name} must be <= 2**32 - 1 = {maximum} (a larger seed would alias a "
+                f"smaller one), got {value}")
         return value
 
     return parse
@@ -170,9 +174,11 @@ def build_parser(experiment: Experiment) -> argparse.ArgumentParser:
                         help="quick: minutes on a 2-core CPU; paper: the paper's sizes (GPU)")
     parser.add_argument("--seeds", type=_positive_int("--seeds"), default=None,
                         help="number of seeds (trials); default depends on the profile")
-    parser.add_argument("--first-seed", type=_non_negative_int("--first-seed"), default=0,
-                        help="seeds are first_seed, ..., first_seed + seeds - 1")
-    parser.add_argument("--root-seed", type=_non_negative_int("--root-seed"), default=0)
+    parser.add_argument("--first-seed", type=_non_negative_int("--first-seed", MAX_SEED),
+                        default=0, help="seeds are first_seed, ..., first_seed + seeds - 1, "
+                                        "all <= 2**32 - 1")
+    parser.add_argument("--root-seed", type=_non_negative_int("--root-seed", MAX_SEED),
+                        default=0, help="root of every seed's key, 0 .. 2**32 - 1")
     parser.add_argument("--chunk-size", type=_positive_int("--chunk-size"), default=8,
                         help="seeds per device per compiled call (fixes the numerics)")
     parser.add_argument("--out", type=Path, default=None,
@@ -189,9 +195,13 @@ def build_parser(experiment: Experiment) -> argparse.ArgumentParser:
 def main(experiment: Experiment, argv: Sequence[str] | None = None) -> str:
     """Parses ``argv``, runs ``experiment`` and writes ``report.md``; returns the section."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = build_parser(experiment).parse_args(argv)
+    parser = build_parser(experiment)
+    args = parser.parse_args(argv)
     num_seeds = args.seeds or (experiment.quick_seeds if args.profile == "quick"
                                else experiment.paper_seeds)
+    if args.first_seed + num_seeds - 1 > MAX_SEED:
+        parser.error(f"--first-seed + --seeds - 1 must be <= 2**32 - 1 = {MAX_SEED} (larger "
+                     f"seeds would alias smaller ones), got {args.first_seed + num_seeds - 1}")
     seeds = validate_seeds(range(args.first_seed, args.first_seed + num_seeds)).tolist()
     out = args.out or DEFAULT_RESULTS / experiment.name / args.profile
     out = ensure_writable_dir(out, argument="--out")

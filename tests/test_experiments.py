@@ -48,10 +48,14 @@ def test_experiment_main_writes_report_and_resumes(tmp_path, capsys):
     (["--seeds", "0"], "--seeds must be >= 1"),
     (["--chunk-size", "0"], "--chunk-size must be >= 1"),
     (["--profile", "huge"], "invalid choice: 'huge'"),
+    (["--root-seed", "4294967296"], "--root-seed must be <= 2**32 - 1"),
+    (["--first-seed", "4294967296"], "--first-seed must be <= 2**32 - 1"),
+    (["--first-seed", "4294967295", "--seeds", "2"], "--first-seed + --seeds - 1 must be <="),
 ])
 def test_bad_cli_arguments_name_the_argument(argv, message, capsys):
-    with pytest.raises(SystemExit):
+    with pytest.raises(SystemExit) as exc:
         common.main(sweep_check.EXPERIMENT, argv)
+    assert exc.value.code == 2
     assert message in capsys.readouterr().err
 
 

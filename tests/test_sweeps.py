@@ -126,10 +126,30 @@ def test_resume_skips_finished_seeds(tmp_path):
     ([], "seeds must be a non-empty"),
     ([1, 1], "seeds must be distinct"),
     ([0.5], "seeds must be integers"),
+    ([True], "seeds must be integers"),
+    ([2**32], r"seeds must be <= 2\*\*32 - 1"),
+    ([0, 2**64 + 3], r"seeds must be <= 2\*\*32 - 1"),
+    (np.array([2**32 + 1], np.uint64), r"seeds must be <= 2\*\*32 - 1"),
 ])
 def test_bad_seeds(seeds, match):
     with pytest.raises(ValueError, match=match):
         sweep_lib.sweep(lambda k: {"x": jax.random.uniform(k)}, seeds, progress=False)
+
+
+@pytest.mark.parametrize("root_seed", [2**32, 2**32 + 7, 2**64, -1, True, 1.0])
+def test_root_seed_beyond_32_bits_is_refused_not_aliased(root_seed):
+    """``key(2**32)`` would equal ``key(0)``: a root seed that large is an error."""
+    with pytest.raises(ValueError, match=r"root_seed must be an int >= 0 and <= 4294967295"):
+        sweep_lib.sweep(lambda k: {"x": jax.random.uniform(k)}, [0], root_seed=root_seed,
+                        progress=False)
+
+
+def test_largest_seed_and_root_seed_are_usable_and_distinct():
+    run_fn = lambda k: {"x": jax.random.uniform(k)}  # noqa: E731
+    top = sweep_lib.MAX_SEED
+    a = sweep_lib.sweep(run_fn, [0, top], root_seed=top, chunk_size=1, progress=False)
+    b = sweep_lib.sweep(run_fn, [0, top], root_seed=0, chunk_size=1, progress=False)
+    assert a["x"][0] != a["x"][1] and a["x"][0] != b["x"][0]
 
 
 @pytest.mark.parametrize("chunk", [0, -2, 1.5])
