@@ -24,16 +24,24 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from jaxopt_lab.records import RunRecord, ensure_writable_dir
+from jaxopt_lab.provenance import describe_writers
+from jaxopt_lab.records import RecordMismatch, RunRecord, ensure_writable_dir
 from jaxopt_lab.sweeps import MAX_SEED, sweep, validate_seeds
 
 __all__ = ["Experiment", "Context", "main", "discover", "markdown_table", "load_targets",
-           "build_parser", "PROFILES"]
+           "build_parser", "PROFILES", "UsageError", "is_usage_error"]
 
 PROFILES = ("quick", "paper")
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TARGETS_DIR = Path(__file__).resolve().parent / "targets"
 DEFAULT_RESULTS = Path("results")
+
+
+class UsageError(ValueError):
+    """A mistake in how an experiment was called (arguments, a record it must not resume).
+
+    On the command line it ends the run with a one-line message and exit status 2.
+    """
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,6 +81,31 @@ class Context:
     progress: bool
     command: str
     fresh: bool = False
+    allow_mixed: bool = False
+    opened: dict = dataclasses.field(default_factory=dict)  # cell -> RunRecord
+
+    def _open(self, cell: str, config: Mapping[str, Any], env_extra=None) -> RunRecord:
+        try:
+            record = RunRecord(self.out / cell, config, overwrite=self.fresh,
+                               allow_mixed=self.allow_mixed, env_extra=env_extra)
+        except RecordMismatch as err:
+            raise UsageError(err.message("--fresh", "--allow-mixed")) from None
+        self.opened[cell] = record
+        return record
+
+    def provenance(self) -> str | None:
+        """Which seeds came from which writer, for every record whose seeds were written in
+        different environments (possible with ``--allow-mixed``); ``None`` if none was."""
+        notes = []
+        for cell, record in sorted(self.opened.items()):
+            seeds = set(self.seeds) & record.done_seeds()
+            line = describe_writers(record.writers, record.seeds_by_writer(seeds))
+            if line:
+                notes.append(f"`{cell}`: {line}")
+        if not notes:
+            return None
+        return ("**Mixed provenance** (resumed with `--allow-mixed`): " + ". ".join(notes)
+                + ".")
 
     def sweep(self, run_fn, config: Mapping[str, Any], cell: str = "main", seeds=None,
               desc: str | None = None, devices=None,
@@ -90,16 +123,15 @@ class Context:
         env_extra = {"chunk_size_per_device": chunk}
         if devices is not None:
             env_extra["num_devices"] = len(devices)
-        record = RunRecord(self.out / cell, config, overwrite=self.fresh, env_extra=env_extra)
+        record = self._open(cell, config, env_extra)
         return sweep(run_fn, seeds, root_seed=self.root_seed, chunk_size=chunk,
                      devices=devices, record=record, progress=self.progress,
                      desc=desc or f"{self.experiment.name}:{cell}")
 
     def record(self, cell: str, config: Mapping[str, Any]) -> RunRecord:
         """A run record in ``out/cell`` for results that are not produced by :meth:`sweep`."""
-        return RunRecord(self.out / cell, {"experiment": self.experiment.name,
-                                           "profile": self.profile, "cell": cell, **dict(config)},
-                         overwrite=self.fresh)
+        return self._open(cell, {"experiment": self.experiment.name, "profile": self.profile,
+                                 "cell": cell, **dict(config)})
 
     def figure(self, name: str) -> Path:
         """Where to save a figure (PNG); reproduce copies it to docs/figures/<experiment>/."""
@@ -187,15 +219,42 @@ def build_parser(experiment: Experiment) -> argparse.ArgumentParser:
     parser.add_argument("--fresh", action="store_true",
                         help="discard records in --out instead of resuming them (needed when "
                              "the configuration changed since they were written)")
+    parser.add_argument("--allow-mixed", action="store_true",
+                        help="resume records written under another git commit, backend or "
+                             "jax version; the report says which seeds came from which")
     if experiment.add_arguments is not None:
         experiment.add_arguments(parser)
     return parser
 
 
-def main(experiment: Experiment, argv: Sequence[str] | None = None) -> str:
-    """Parses ``argv``, runs ``experiment`` and writes ``report.md``; returns the section."""
+def main(experiment: Experiment, argv: Sequence[str] | None = None, *,
+         exit_on_usage_error: bool | None = None) -> str:
+    """Parses ``argv``, runs ``experiment`` and writes ``report.md``; returns the section.
+
+    A usage error (:func:`is_usage_error`: bad arguments, a record that must not be resumed)
+    is raised, or, with ``exit_on_usage_error`` (default: when ``argv`` is ``None``, i.e. on
+    the command line), printed as one line on stderr, ending the process with status 2.
+    """
+    if exit_on_usage_error is None:
+        exit_on_usage_error = argv is None
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser(experiment)
+    try:
+        return _main(experiment, parser, argv)
+    except ValueError as err:
+        if not exit_on_usage_error or not is_usage_error(err):
+            raise
+        parser.exit(2, f"{parser.prog}: error: {' '.join(str(err).split())}\n")
+
+
+def is_usage_error(err: BaseException) -> bool:
+    """A :class:`UsageError`, or a ``ValueError`` whose message starts with the option it
+    blames (``"--steps must be >= 1"``: how experiments check their own arguments)."""
+    return isinstance(err, UsageError) or (isinstance(err, ValueError)
+                                           and str(err).startswith("--"))
+
+
+def _main(experiment: Experiment, parser: argparse.ArgumentParser, argv: list[str]) -> str:
     args = parser.parse_args(argv)
     num_seeds = args.seeds or (experiment.quick_seeds if args.profile == "quick"
                                else experiment.paper_seeds)
@@ -204,15 +263,22 @@ def main(experiment: Experiment, argv: Sequence[str] | None = None) -> str:
                      f"seeds would alias smaller ones), got {args.first_seed + num_seeds - 1}")
     seeds = validate_seeds(range(args.first_seed, args.first_seed + num_seeds)).tolist()
     out = args.out or DEFAULT_RESULTS / experiment.name / args.profile
-    out = ensure_writable_dir(out, argument="--out")
+    try:
+        out = ensure_writable_dir(out, argument="--out")
+    except ValueError as err:
+        raise UsageError(str(err)) from None
     command = "python -m experiments." + experiment.name + (
         " " + shlex.join(argv) if argv else "")
     ctx = Context(experiment=experiment, profile=args.profile, seeds=seeds,
                   root_seed=args.root_seed, chunk_size=args.chunk_size, out=out,
-                  progress=not args.no_progress, command=command, fresh=args.fresh)
+                  progress=not args.no_progress, command=command, fresh=args.fresh,
+                  allow_mixed=args.allow_mixed)
     start = time.perf_counter()
     section = experiment.run(args, ctx)
     elapsed = time.perf_counter() - start
+    provenance = ctx.provenance()
+    if provenance:
+        section = section.rstrip() + "\n\n" + provenance
     section = section.rstrip() + (f"\n\n*Made by* `{command}` *in {elapsed:.0f} s.*\n")
     (out / "report.md").write_text(f"## {experiment.paper}: {experiment.title}\n\n{section}")
     (out / "report.json").write_text(json.dumps(

@@ -179,6 +179,9 @@ def sweep(
         raise ValueError(f"run_fn must be callable run_fn(key) -> pytree of arrays, "
                          f"got {type(run_fn).__name__}")
     names, treedef = output_structure(run_fn, root_seed)
+    if record is not None and "writer" in names:
+        raise ValueError("run_fn must not return an entry named 'writer' when recording (the "
+                         "record's column of each row's writer)")
     flat_run_fn = run_fn if treedef is None else _flat_outputs(run_fn, names)
     mesh = make_seed_mesh(devices)
     num_devices = mesh.devices.size

@@ -2,6 +2,10 @@
 
 import json
 import math
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -154,7 +158,7 @@ def test_fresh_discards_a_record_with_another_config(tmp_path):
     common.main(sweep_check.EXPERIMENT, ["--seeds", "8", "--out", str(out), "--no-progress"])
     config = out / "sphere_2d" / "config.json"
     config.write_text(config.read_text().replace('"num_steps": 64', '"num_steps": 63'))
-    with pytest.raises(ValueError, match="different config"):
+    with pytest.raises(common.UsageError, match="different config.*--fresh to discard it"):
         common.main(sweep_check.EXPERIMENT, ["--seeds", "8", "--out", str(out), "--no-progress"])
     common.main(sweep_check.EXPERIMENT, ["--seeds", "8", "--out", str(out), "--no-progress",
                                          "--fresh"])
@@ -164,3 +168,56 @@ def test_fresh_discards_a_record_with_another_config(tmp_path):
 def test_load_targets_unknown_name():
     with pytest.raises(ValueError, match="targets: no file"):
         common.load_targets("does_not_exist")
+
+
+def _cli(*argv, cwd=Path(__file__).resolve().parent.parent):
+    env = {**os.environ, "JAX_PLATFORMS": "cpu"}
+    return subprocess.run([sys.executable, "-m", "experiments.sweep_check", *argv], cwd=cwd,
+                          env=env, capture_output=True, text=True, timeout=300)
+
+
+def test_cli_user_error_is_one_line_with_status_2(tmp_path):
+    """On the command line a record that must not be resumed ends the run with one line
+    naming the flag to pass, and status 2 (no traceback)."""
+    out = tmp_path / "sc"
+    (out / "sphere_2d").mkdir(parents=True)
+    (out / "sphere_2d" / "config.json").write_text('{"num_steps": 63}')
+    done = _cli("--seeds", "4", "--out", str(out), "--no-progress")
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
+    assert "different config" in lines[0] and "--fresh" in lines[0]
+    assert "overwrite=True" not in lines[0]
+
+
+def test_main_raises_usage_errors_or_exits_with_status_2(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(SystemExit) as exc:
+        common.main(sweep_check.EXPERIMENT, ["--out", str(blocker / "sub")],
+                    exit_on_usage_error=True)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--out: cannot write" in err[0]
+
+
+def _pretend_other_commit(cell_dir):
+    env_path = cell_dir / "env.json"
+    env = json.loads(env_path.read_text())
+    env["writers"][0]["git_commit"] = "f" * 40
+    env_path.write_text(json.dumps(env))
+
+
+def test_resume_under_another_commit_needs_allow_mixed_and_the_report_says_so(tmp_path):
+    out = tmp_path / "sc"
+    argv = ["--out", str(out), "--no-progress", "--chunk-size", "2"]
+    common.main(sweep_check.EXPERIMENT, ["--seeds", "4", *argv])
+    _pretend_other_commit(out / "sphere_2d")
+    with pytest.raises(common.UsageError, match="git_commit.*--fresh.*--allow-mixed"):
+        common.main(sweep_check.EXPERIMENT, ["--seeds", "6", *argv])
+    text = common.main(sweep_check.EXPERIMENT, ["--seeds", "6", "--allow-mixed", *argv])
+    assert "Mixed provenance" in text
+    assert "seeds 0-3 by writer 0 (commit ffffffffff" in text
+    assert "seeds 4-5 by writer 1" in text
+    writers = json.loads((out / "sphere_2d" / "env.json").read_text())["writers"]
+    assert len(writers) == 2 and writers[1]["git_commit"] != "f" * 40
