@@ -29,9 +29,16 @@ from jaxopt_lab.records import RecordMismatch, RunRecord, ensure_writable_dir
 from jaxopt_lab.sweeps import MAX_SEED, sweep, validate_seeds
 
 __all__ = ["Experiment", "Context", "main", "discover", "markdown_table", "load_targets",
-           "build_parser", "PROFILES", "UsageError", "is_usage_error"]
+           "build_parser", "PROFILES", "UsageError", "is_usage_error", "MIN_SEEDS_FOR_SPREAD",
+           "MIN_SEEDS_FOR_VERDICT", "TOO_FEW_SEEDS", "standard_error", "z_verdict"]
 
 PROFILES = ("quick", "paper")
+#: A sample standard deviation (hence a standard error or a z-score) needs two finite values.
+MIN_SEEDS_FOR_SPREAD = 2
+#: Fewest seeds for a verdict from z-scores: the mean of fewer seeds is far from normal for
+#: skewed outputs, and |t| > 4 is no longer rare (P ~ 0.4 % at 30 seeds, 3 % at 8).
+MIN_SEEDS_FOR_VERDICT = 30
+TOO_FEW_SEEDS = "too few seeds"
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TARGETS_DIR = Path(__file__).resolve().parent / "targets"
 DEFAULT_RESULTS = Path("results")
@@ -168,6 +175,32 @@ def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str
              "|" + "|".join("---" for _ in headers) + "|"]
     lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def standard_error(values) -> float:
+    """Standard error of the mean of the finite ``values`` ``[num_seeds]`` (sample std,
+    ``ddof=1``); NaN with fewer than :data:`MIN_SEEDS_FOR_SPREAD` finite values."""
+    v = np.asarray(values, np.float64).ravel()
+    v = v[np.isfinite(v)]
+    if v.size < MIN_SEEDS_FOR_SPREAD:
+        return float("nan")
+    return float(v.std(ddof=1) / np.sqrt(v.size))
+
+
+def z_verdict(z_scores, num_seeds: int, threshold: float = 4.0,
+              min_seeds: int = MIN_SEEDS_FOR_VERDICT) -> str:
+    """``"agree (largest |z| = 1.23)"``, ``"DISAGREE (...)"`` or ``"too few seeds (...)"``.
+
+    Agreement needs every z-score finite, ``|z| < threshold`` and ``num_seeds >= min_seeds``;
+    a NaN z-score (a standard error of zero or of one seed) never counts as agreement.
+    """
+    z = np.abs(np.asarray(z_scores, np.float64).ravel())
+    if num_seeds < min_seeds:
+        return f"{TOO_FEW_SEEDS} ({num_seeds} < {min_seeds}) for a verdict"
+    if z.size == 0 or not np.isfinite(z).all():
+        return f"no verdict: {int((~np.isfinite(z)).sum())} z-score(s) are not finite"
+    word = "agree" if z.max() < threshold else "DISAGREE"
+    return f"{word} (largest |z| = {z.max():.2f})"
 
 
 def _non_negative_int(name, maximum=None):

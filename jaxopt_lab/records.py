@@ -80,8 +80,14 @@ def _write_json(path: Path, data) -> None:
     os.replace(tmp, path)
 
 
+#: Fewest finite values for a spread (sample std, standard error) in a summary.
+MIN_SEEDS_FOR_SPREAD = 2
+
+
 def summarise_columns(columns: Mapping[str, np.ndarray]) -> dict[str, dict[str, float]]:
-    """Mean, std, min, median, max and count of each numeric scalar column (NaNs ignored)."""
+    """Count, finite count, mean, min, median and max of each numeric scalar column (NaNs
+    ignored); the sample std (``ddof=1``) and standard error of the mean only with at least
+    :data:`MIN_SEEDS_FOR_SPREAD` finite values, else ``"spread": "too few seeds"``."""
     summary = {}
     for name, values in columns.items():
         values = np.asarray(values)
@@ -91,10 +97,13 @@ def summarise_columns(columns: Mapping[str, np.ndarray]) -> dict[str, dict[str, 
         finite = v[np.isfinite(v)]
         stats = {"count": int(v.size), "finite": int(finite.size)}
         if finite.size:
-            stats.update(
-                mean=float(finite.mean()), std=float(finite.std()), min=float(finite.min()),
-                median=float(np.median(finite)), max=float(finite.max()),
-            )
+            stats.update(mean=float(finite.mean()), min=float(finite.min()),
+                         median=float(np.median(finite)), max=float(finite.max()))
+        if finite.size >= MIN_SEEDS_FOR_SPREAD:
+            std = float(finite.std(ddof=1))
+            stats.update(std=std, stderr=std / math.sqrt(finite.size))
+        else:
+            stats["spread"] = "too few seeds"
         summary[name] = stats
     return summary
 

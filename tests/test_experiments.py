@@ -160,9 +160,10 @@ def test_fresh_discards_a_record_with_another_config(tmp_path):
     config.write_text(config.read_text().replace('"num_steps": 64', '"num_steps": 63'))
     with pytest.raises(common.UsageError, match="different config.*--fresh to discard it"):
         common.main(sweep_check.EXPERIMENT, ["--seeds", "8", "--out", str(out), "--no-progress"])
-    common.main(sweep_check.EXPERIMENT, ["--seeds", "8", "--out", str(out), "--no-progress",
-                                         "--fresh"])
+    text = common.main(sweep_check.EXPERIMENT, ["--seeds", "8", "--out", str(out),
+                                                "--no-progress", "--fresh"])
     assert (out / "sphere_2d" / "metrics.csv").read_text().count("\n") == 9
+    assert "verdict: too few seeds (8 < 30)" in text and "agree" not in text
 
 
 def test_load_targets_unknown_name():
@@ -221,3 +222,36 @@ def test_resume_under_another_commit_needs_allow_mixed_and_the_report_says_so(tm
     assert "seeds 4-5 by writer 1" in text
     writers = json.loads((out / "sphere_2d" / "env.json").read_text())["writers"]
     assert len(writers) == 2 and writers[1]["git_commit"] != "f" * 40
+
+
+def _traces(num_seeds, shift=0.0, seed=0):
+    """Best-so-far traces of uniform random search, sampled exactly (numpy)."""
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(-1, 1, size=(num_seeds, sweep_check.NUM_STEPS * sweep_check.SAMPLES_PER_STEP,
+                                 2))
+    f = np.sum(x**2, axis=-1).reshape(num_seeds, sweep_check.NUM_STEPS, -1).min(axis=-1)
+    return np.minimum.accumulate(f, axis=1) + shift
+
+
+@pytest.mark.parametrize("num_seeds", [1, 2, common.MIN_SEEDS_FOR_VERDICT - 1])
+def test_sweep_check_gives_no_verdict_from_too_few_seeds(num_seeds):
+    text = sweep_check.report(_traces(num_seeds), chunk_size=8)
+    assert f"verdict: too few seeds ({num_seeds} < {common.MIN_SEEDS_FOR_VERDICT})" in text
+    assert "agree" not in text and "DISAGREE" not in text
+    if num_seeds == 1:  # no standard error nor z-score from one seed
+        assert "nan" not in text.lower() and "| — | — |" in text
+
+
+def test_sweep_check_verdicts_from_enough_seeds():
+    assert "verdict: agree (largest |z| = " in sweep_check.report(_traces(200), chunk_size=8)
+    shifted = sweep_check.report(_traces(200, shift=0.05), chunk_size=8)
+    assert "verdict: DISAGREE (largest |z| = " in shifted
+
+
+def test_standard_error_and_z_verdict_refuse_nan():
+    assert math.isnan(common.standard_error([1.0]))
+    assert math.isnan(common.standard_error([1.0, np.nan]))
+    assert common.standard_error([1.0, 3.0]) == pytest.approx(1.0)  # std(ddof=1)=sqrt(2)
+    assert common.z_verdict([np.nan, 0.5], num_seeds=100).startswith("no verdict")
+    assert common.z_verdict([0.5, -1.5], num_seeds=100) == "agree (largest |z| = 1.50)"
+    assert common.z_verdict([0.5], num_seeds=3).startswith("too few seeds")

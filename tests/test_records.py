@@ -26,6 +26,9 @@ def test_record_writes_all_files_and_loads_back(tmp_path):
     np.testing.assert_array_equal(loaded["trace"], [[3, 4, 5], [0, 1, 2], [1, 1, 1]])
     assert summary["f"]["mean"] == pytest.approx((1.5 - 2.0 + 3.25) / 3)
     assert summary["f"]["count"] == 3
+    f = np.array([1.5, -2.0, 3.25])
+    assert summary["f"]["std"] == pytest.approx(f.std(ddof=1))
+    assert summary["f"]["stderr"] == pytest.approx(f.std(ddof=1) / np.sqrt(3))
     config = json.loads((tmp_path / "run" / "config.json").read_text())
     assert config["inf"] == "inf"
 
@@ -93,6 +96,14 @@ def test_resume_under_another_commit_or_backend_is_refused_unless_mixing_is_allo
     assert writers[0][field] == changes[field] and writers[1][field] != changes[field]
     fresh = records.RunRecord(tmp_path, {"a": 1}, overwrite=True)
     assert fresh.done_seeds() == set() and not (tmp_path / "env.json").exists()
+
+
+def test_summary_gives_no_spread_from_one_seed():
+    summary = records.summarise_columns({"seed": np.array([0, 1]),
+                                         "f": np.array([2.0, np.nan]), "g": np.array([1, 3])})
+    assert summary["f"] == {"count": 2, "finite": 1, "mean": 2.0, "min": 2.0, "median": 2.0,
+                            "max": 2.0, "spread": "too few seeds"}
+    assert "spread" not in summary["g"] and summary["g"]["std"] == pytest.approx(np.sqrt(2))
 
 
 def test_describe_writers_names_seeds_only_when_writers_differ():
