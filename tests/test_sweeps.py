@@ -1,5 +1,13 @@
 """Seed sweeps: sharding, fixed per-device chunks, determinism, resume, bad arguments."""
 
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -106,6 +114,64 @@ def test_resume_after_interruption_equals_uninterrupted(tmp_path):
                               progress=False)
     for name in ("seed", "best_f", "steps", "trace"):
         np.testing.assert_array_equal(full[name], resumed[name])
+
+
+_KILL_SEEDS = 48
+_CHILD = """
+import sys, time
+from jaxopt_lab import records, sweeps
+from tests.test_sweeps import _run_fn
+record = records.RunRecord(sys.argv[1], {"what": "kill-test"})
+write = record.write_chunk
+def slow_write(seeds, outputs):  # stands in for a longer computation per chunk
+    time.sleep(0.04)
+    write(seeds, outputs)
+    time.sleep(0.04)
+record.write_chunk = slow_write
+sweeps.sweep(_run_fn(20), range(int(sys.argv[2])), chunk_size=1, record=record,
+             progress=False)
+"""
+
+
+@pytest.mark.slow
+def test_sweep_killed_with_sigkill_resumes_to_the_uninterrupted_result(tmp_path):
+    """A recording sweep in another process is SIGKILLed at a random moment after some
+    seeds are on disk; resuming it gives, bit for bit, the run that was never interrupted."""
+    out = tmp_path / "killed"
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "JAX_NUM_CPU_DEVICES": "2", "JAX_PLATFORMS": "cpu",
+           "PYTHONPATH": str(root)}
+    child = subprocess.Popen([sys.executable, "-c", _CHILD, str(out), str(_KILL_SEEDS)],
+                             cwd=root, env=env, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 120
+        metrics = out / "metrics.csv"
+        while not (metrics.exists() and metrics.read_text().count("\n") > 4):
+            assert child.poll() is None, child.stderr.read().decode()
+            assert time.monotonic() < deadline, "the child wrote no rows"
+            time.sleep(0.01)
+        delay = random.uniform(0.0, 0.8)
+        time.sleep(delay)
+        assert child.poll() is None, f"the child finished before the kill ({delay:.2f} s)"
+        child.send_signal(signal.SIGKILL)
+        assert child.wait(timeout=30) == -signal.SIGKILL
+    finally:
+        if child.poll() is None:
+            child.kill()
+        child.stderr.close()
+
+    config = {"what": "kill-test"}
+    record = records.RunRecord(out, config)
+    done = record.done_seeds()
+    assert 4 <= len(done) < _KILL_SEEDS, (len(done), delay)
+    run_fn = _run_fn(20)
+    resumed = sweep_lib.sweep(run_fn, range(_KILL_SEEDS), chunk_size=1, record=record,
+                              progress=False)
+    whole = sweep_lib.sweep(run_fn, range(_KILL_SEEDS), chunk_size=1, progress=False)
+    for name in ("seed", "best_f", "steps", "trace"):
+        np.testing.assert_array_equal(resumed[name], whole[name], err_msg=name)
+    assert records.RunRecord.open_readonly(out).done_seeds() == set(range(_KILL_SEEDS))
 
 
 def test_resume_skips_finished_seeds(tmp_path):
