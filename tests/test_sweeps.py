@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -112,8 +113,7 @@ def test_resume_after_interruption_equals_uninterrupted(tmp_path):
     assert resumed_record.done_seeds() == set(range(16))
     resumed = sweep_lib.sweep(run_fn, range(20), chunk_size=1, record=resumed_record,
                               progress=False)
-    for name in ("seed", "best_f", "steps", "trace"):
-        np.testing.assert_array_equal(full[name], resumed[name])
+    chex.assert_trees_all_close(resumed, full, rtol=0, atol=0)
 
 
 _KILL_SEEDS = 48
@@ -169,8 +169,7 @@ def test_sweep_killed_with_sigkill_resumes_to_the_uninterrupted_result(tmp_path)
     resumed = sweep_lib.sweep(run_fn, range(_KILL_SEEDS), chunk_size=1, record=record,
                               progress=False)
     whole = sweep_lib.sweep(run_fn, range(_KILL_SEEDS), chunk_size=1, progress=False)
-    for name in ("seed", "best_f", "steps", "trace"):
-        np.testing.assert_array_equal(resumed[name], whole[name], err_msg=name)
+    chex.assert_trees_all_close(resumed, whole, rtol=0, atol=0)
     assert records.RunRecord.open_readonly(out).done_seeds() == set(range(_KILL_SEEDS))
 
 
@@ -241,18 +240,18 @@ def test_a_run_pair_sweeps_as_a_pytree_and_matches_a_loop(tmp_path):
                                    progress=False)
     assert isinstance(final, random_search.State) and final.best_x.shape == (5, 3)
     assert trace.best_f.shape == (5, 7)
+    one_seed = jax.jit(run_fn)
     for s in range(5):
-        key = sweep_lib.seed_keys(0, [s])[0]
-        alone_final, alone_trace = jax.jit(run_fn)(key)
-        np.testing.assert_array_equal(final.best_f[s], alone_final.best_f)
-        np.testing.assert_array_equal(trace.best_f[s], alone_trace.best_f)
+        alone = one_seed(sweep_lib.seed_keys(0, [s])[0])
+        chex.assert_trees_all_close(jax.tree.map(lambda leaf: leaf[s], (final, trace)), alone,
+                                    rtol=0, atol=0)  # every leaf of the pair, bit for bit
     record = records.RunRecord(tmp_path, {"a": 1})
     sweep_lib.sweep(run_fn, range(5), chunk_size=2, record=record, progress=False)
     header = (tmp_path / "metrics.csv").read_text().splitlines()[0].split(",")
     assert "0.best_f" in header and "0.num_evals" in header
     again = sweep_lib.sweep(run_fn, range(5), chunk_size=2,
                             record=records.RunRecord(tmp_path, {"a": 1}), progress=False)
-    np.testing.assert_array_equal(again[1].best_f, trace.best_f)
+    chex.assert_trees_all_close(again, (final, trace), rtol=0, atol=0)
 
 
 @pytest.mark.parametrize("run_fn, match", [
