@@ -24,16 +24,31 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from jaxopt_lab.records import RunRecord, ensure_writable_dir
-from jaxopt_lab.sweeps import sweep, validate_seeds
+from jaxopt_lab.provenance import describe_writers
+from jaxopt_lab.records import RecordMismatch, RunRecord, ensure_writable_dir
+from jaxopt_lab.sweeps import MAX_SEED, sweep, validate_seeds
 
 __all__ = ["Experiment", "Context", "main", "discover", "markdown_table", "load_targets",
-           "build_parser", "PROFILES"]
+           "build_parser", "PROFILES", "UsageError", "is_usage_error", "MIN_SEEDS_FOR_SPREAD",
+           "MIN_SEEDS_FOR_VERDICT", "TOO_FEW_SEEDS", "standard_error", "z_verdict"]
 
 PROFILES = ("quick", "paper")
+#: A sample standard deviation (hence a standard error or a z-score) needs two finite values.
+MIN_SEEDS_FOR_SPREAD = 2
+#: Fewest seeds for a verdict from z-scores: the mean of fewer seeds is far from normal for
+#: skewed outputs, and |t| > 4 is no longer rare (P ~ 0.4 % at 30 seeds, 3 % at 8).
+MIN_SEEDS_FOR_VERDICT = 30
+TOO_FEW_SEEDS = "too few seeds"
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TARGETS_DIR = Path(__file__).resolve().parent / "targets"
 DEFAULT_RESULTS = Path("results")
+
+
+class UsageError(ValueError):
+    """A mistake in how an experiment was called (arguments, a record it must not resume).
+
+    On the command line it ends the run with a one-line message and exit status 2.
+    """
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,6 +88,31 @@ class Context:
     progress: bool
     command: str
     fresh: bool = False
+    allow_mixed: bool = False
+    opened: dict = dataclasses.field(default_factory=dict)  # cell -> RunRecord
+
+    def _open(self, cell: str, config: Mapping[str, Any], env_extra=None) -> RunRecord:
+        try:
+            record = RunRecord(self.out / cell, config, overwrite=self.fresh,
+                               allow_mixed=self.allow_mixed, env_extra=env_extra)
+        except RecordMismatch as err:
+            raise UsageError(err.message("--fresh", "--allow-mixed")) from None
+        self.opened[cell] = record
+        return record
+
+    def provenance(self) -> str | None:
+        """Which seeds came from which writer, for every record whose seeds were written in
+        different environments (possible with ``--allow-mixed``); ``None`` if none was."""
+        notes = []
+        for cell, record in sorted(self.opened.items()):
+            seeds = set(self.seeds) & record.done_seeds()
+            line = describe_writers(record.writers, record.seeds_by_writer(seeds))
+            if line:
+                notes.append(f"`{cell}`: {line}")
+        if not notes:
+            return None
+        return ("**Mixed provenance** (resumed with `--allow-mixed`): " + ". ".join(notes)
+                + ".")
 
     def sweep(self, run_fn, config: Mapping[str, Any], cell: str = "main", seeds=None,
               desc: str | None = None, devices=None,
@@ -90,16 +130,15 @@ class Context:
         env_extra = {"chunk_size_per_device": chunk}
         if devices is not None:
             env_extra["num_devices"] = len(devices)
-        record = RunRecord(self.out / cell, config, overwrite=self.fresh, env_extra=env_extra)
+        record = self._open(cell, config, env_extra)
         return sweep(run_fn, seeds, root_seed=self.root_seed, chunk_size=chunk,
                      devices=devices, record=record, progress=self.progress,
                      desc=desc or f"{self.experiment.name}:{cell}")
 
     def record(self, cell: str, config: Mapping[str, Any]) -> RunRecord:
         """A run record in ``out/cell`` for results that are not produced by :meth:`sweep`."""
-        return RunRecord(self.out / cell, {"experiment": self.experiment.name,
-                                           "profile": self.profile, "cell": cell, **dict(config)},
-                         overwrite=self.fresh)
+        return self._open(cell, {"experiment": self.experiment.name, "profile": self.profile,
+                                 "cell": cell, **dict(config)})
 
     def figure(self, name: str) -> Path:
         """Where to save a figure (PNG); reproduce copies it to docs/figures/<experiment>/."""
@@ -138,7 +177,33 @@ def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str
     return "\n".join(lines)
 
 
-def _non_negative_int(name):
+def standard_error(values) -> float:
+    """Standard error of the mean of the finite ``values`` ``[num_seeds]`` (sample std,
+    ``ddof=1``); NaN with fewer than :data:`MIN_SEEDS_FOR_SPREAD` finite values."""
+    v = np.asarray(values, np.float64).ravel()
+    v = v[np.isfinite(v)]
+    if v.size < MIN_SEEDS_FOR_SPREAD:
+        return float("nan")
+    return float(v.std(ddof=1) / np.sqrt(v.size))
+
+
+def z_verdict(z_scores, num_seeds: int, threshold: float = 4.0,
+              min_seeds: int = MIN_SEEDS_FOR_VERDICT) -> str:
+    """``"agree (largest |z| = 1.23)"``, ``"DISAGREE (...)"`` or ``"too few seeds (...)"``.
+
+    Agreement needs every z-score finite, ``|z| < threshold`` and ``num_seeds >= min_seeds``;
+    a NaN z-score (a standard error of zero or of one seed) never counts as agreement.
+    """
+    z = np.abs(np.asarray(z_scores, np.float64).ravel())
+    if num_seeds < min_seeds:
+        return f"{TOO_FEW_SEEDS} ({num_seeds} < {min_seeds}) for a verdict"
+    if z.size == 0 or not np.isfinite(z).all():
+        return f"no verdict: {int((~np.isfinite(z)).sum())} z-score(s) are not finite"
+    word = "agree" if z.max() < threshold else "DISAGREE"
+    return f"{word} (largest |z| = {z.max():.2f})"
+
+
+def _non_negative_int(name, maximum=None):
     def parse(text):
         try:
             value = int(text)
@@ -146,6 +211,10 @@ def _non_negative_int(name):
             raise argparse.ArgumentTypeError(f"{name} must be an integer, got {text!r}")
         if value < 0:
             raise argparse.ArgumentTypeError(f"{name} must be >= 0, got {value}")
+        if maximum is not None and value > maximum:
+            raise argparse.ArgumentTypeError(
+                f"{name} must be <= 2**32 - 1 = {maximum} (a larger seed would alias a "
+                f"smaller one), got {value}")
         return value
 
     return parse
@@ -170,9 +239,11 @@ def build_parser(experiment: Experiment) -> argparse.ArgumentParser:
                         help="quick: minutes on a 2-core CPU; paper: the paper's sizes (GPU)")
     parser.add_argument("--seeds", type=_positive_int("--seeds"), default=None,
                         help="number of seeds (trials); default depends on the profile")
-    parser.add_argument("--first-seed", type=_non_negative_int("--first-seed"), default=0,
-                        help="seeds are first_seed, ..., first_seed + seeds - 1")
-    parser.add_argument("--root-seed", type=_non_negative_int("--root-seed"), default=0)
+    parser.add_argument("--first-seed", type=_non_negative_int("--first-seed", MAX_SEED),
+                        default=0, help="seeds are first_seed, ..., first_seed + seeds - 1, "
+                                        "all <= 2**32 - 1")
+    parser.add_argument("--root-seed", type=_non_negative_int("--root-seed", MAX_SEED),
+                        default=0, help="root of every seed's key, 0 .. 2**32 - 1")
     parser.add_argument("--chunk-size", type=_positive_int("--chunk-size"), default=8,
                         help="seeds per device per compiled call (fixes the numerics)")
     parser.add_argument("--out", type=Path, default=None,
@@ -181,28 +252,66 @@ def build_parser(experiment: Experiment) -> argparse.ArgumentParser:
     parser.add_argument("--fresh", action="store_true",
                         help="discard records in --out instead of resuming them (needed when "
                              "the configuration changed since they were written)")
+    parser.add_argument("--allow-mixed", action="store_true",
+                        help="resume records written under another git commit, backend or "
+                             "jax version; the report says which seeds came from which")
     if experiment.add_arguments is not None:
         experiment.add_arguments(parser)
     return parser
 
 
-def main(experiment: Experiment, argv: Sequence[str] | None = None) -> str:
-    """Parses ``argv``, runs ``experiment`` and writes ``report.md``; returns the section."""
+def main(experiment: Experiment, argv: Sequence[str] | None = None, *,
+         exit_on_usage_error: bool | None = None) -> str:
+    """Parses ``argv``, runs ``experiment`` and writes ``report.md``; returns the section.
+
+    A usage error (:func:`is_usage_error`: bad arguments, a record that must not be resumed)
+    is raised, or, with ``exit_on_usage_error`` (default: when ``argv`` is ``None``, i.e. on
+    the command line), printed as one line on stderr, ending the process with status 2.
+    """
+    if exit_on_usage_error is None:
+        exit_on_usage_error = argv is None
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = build_parser(experiment).parse_args(argv)
+    parser = build_parser(experiment)
+    try:
+        return _main(experiment, parser, argv)
+    except ValueError as err:
+        if not exit_on_usage_error or not is_usage_error(err):
+            raise
+        parser.exit(2, f"{parser.prog}: error: {' '.join(str(err).split())}\n")
+
+
+def is_usage_error(err: BaseException) -> bool:
+    """A :class:`UsageError`, or a ``ValueError`` whose message starts with the option it
+    blames (``"--steps must be >= 1"``: how experiments check their own arguments)."""
+    return isinstance(err, UsageError) or (isinstance(err, ValueError)
+                                           and str(err).startswith("--"))
+
+
+def _main(experiment: Experiment, parser: argparse.ArgumentParser, argv: list[str]) -> str:
+    args = parser.parse_args(argv)
     num_seeds = args.seeds or (experiment.quick_seeds if args.profile == "quick"
                                else experiment.paper_seeds)
+    if args.first_seed + num_seeds - 1 > MAX_SEED:
+        parser.error(f"--first-seed + --seeds - 1 must be <= 2**32 - 1 = {MAX_SEED} (larger "
+                     f"seeds would alias smaller ones), got {args.first_seed + num_seeds - 1}")
     seeds = validate_seeds(range(args.first_seed, args.first_seed + num_seeds)).tolist()
     out = args.out or DEFAULT_RESULTS / experiment.name / args.profile
-    out = ensure_writable_dir(out, argument="--out")
+    try:
+        out = ensure_writable_dir(out, argument="--out")
+    except ValueError as err:
+        raise UsageError(str(err)) from None
     command = "python -m experiments." + experiment.name + (
         " " + shlex.join(argv) if argv else "")
     ctx = Context(experiment=experiment, profile=args.profile, seeds=seeds,
                   root_seed=args.root_seed, chunk_size=args.chunk_size, out=out,
-                  progress=not args.no_progress, command=command, fresh=args.fresh)
+                  progress=not args.no_progress, command=command, fresh=args.fresh,
+                  allow_mixed=args.allow_mixed)
     start = time.perf_counter()
     section = experiment.run(args, ctx)
     elapsed = time.perf_counter() - start
+    provenance = ctx.provenance()
+    if provenance:
+        section = section.rstrip() + "\n\n" + provenance
     section = section.rstrip() + (f"\n\n*Made by* `{command}` *in {elapsed:.0f} s.*\n")
     (out / "report.md").write_text(f"## {experiment.paper}: {experiment.title}\n\n{section}")
     (out / "report.json").write_text(json.dumps(

@@ -21,7 +21,7 @@ import time
 import traceback
 from pathlib import Path
 
-from experiments.common import PROFILES, REPO_ROOT, copy_figures, discover, main
+from experiments.common import PROFILES, REPO_ROOT, copy_figures, discover, is_usage_error, main
 
 PAPERS = {
     "Foundation": "Framework checks",
@@ -101,6 +101,9 @@ def run_all(argv=None) -> int:
     parser.add_argument("--no-progress", action="store_true")
     parser.add_argument("--fresh", action="store_true",
                         help="discard earlier records of the experiments that run")
+    parser.add_argument("--allow-mixed", action="store_true",
+                        help="resume records written under another git commit, backend or "
+                             "jax version (each report says which seeds came from which)")
     parser.add_argument("--collect", action="store_true",
                         help="run nothing: rebuild the document (and copy the figures) from the saved reports")
     args = parser.parse_args(argv)
@@ -141,17 +144,24 @@ def run_all(argv=None) -> int:
             argv_exp.append("--no-progress")
         if args.fresh:
             argv_exp.append("--fresh")
+        if args.allow_mixed:
+            argv_exp.append("--allow-mixed")
         print(f"== {name} ({exp.paper}: {exp.title})", file=sys.stderr, flush=True)
         t0 = time.perf_counter()
         try:
             text = main(exp, argv_exp)
             status = "ok"
             copy_figures(out, name, args.docs)
-        except Exception:  # report, go on with the others
+        except Exception as err:  # report, go on with the others
             failed.append(name)
             status = "FAILED"
-            text = "This experiment failed:\n\n```\n" + traceback.format_exc()[-3000:] + "```\n"
-            traceback.print_exc()
+            if is_usage_error(err):  # the message says what to do; no traceback
+                text = f"This experiment refused to run: {err}\n"
+                print(f"{name}: error: {err}", file=sys.stderr)
+            else:
+                text = ("This experiment failed:\n\n```\n" + traceback.format_exc()[-3000:]
+                        + "```\n")
+                traceback.print_exc()
         sections.append((exp, status, time.perf_counter() - t0, text))
 
     args.docs.mkdir(parents=True, exist_ok=True)

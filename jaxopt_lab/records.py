@@ -3,8 +3,11 @@
 A record is a folder::
 
     config.json    the run's configuration (a re-run must match it to resume)
-    env.json       jax/jaxlib versions, backend, device kind and count, processes, x64, git commit
-    metrics.csv    one row per finished seed: ``seed`` then every scalar output
+    env.json       ``{"writers": [...]}``: each process that appended results (git commit and
+                   dirty flag, jax/jaxlib versions, backend, device kind and count, chunk
+                   size, time); see :mod:`jaxopt_lab.provenance`
+    metrics.csv    one row per finished seed: ``seed``, ``writer`` (index into the writers),
+                   then every scalar output
     arrays/        ``chunk_<first>_<last>.npz``: the non-scalar outputs of one chunk of seeds
     summary.json   aggregate statistics, rewritten after every chunk
 
@@ -21,18 +24,21 @@ import io
 import json
 import math
 import os
-import platform
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
 
-__all__ = ["RunRecord", "environment_info", "ensure_writable_dir", "summarise_columns"]
+from jaxopt_lab.provenance import (RecordMismatch, check_resume, environment_info,
+                                   normalise_writer)
+
+__all__ = ["RunRecord", "RecordMismatch", "environment_info", "ensure_writable_dir",
+           "summarise_columns"]
 
 _METRICS = "metrics.csv"
 _ARRAYS = "arrays"
+_ENV = "env.json"
+WRITER = "writer"  # metrics.csv column: index of the row's writer in env.json
 
 
 def ensure_writable_dir(path, argument: str = "out") -> Path:
@@ -50,47 +56,6 @@ def ensure_writable_dir(path, argument: str = "out") -> Path:
     except OSError as err:
         raise ValueError(f"{argument}: cannot write to folder {str(path)!r} ({err})") from err
     return path
-
-
-def _git_commit() -> str | None:
-    try:
-        root = Path(__file__).resolve().parent.parent
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5
-        )
-        if out.returncode != 0:
-            return None
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=root, capture_output=True, text=True, timeout=5,
-        ).stdout.strip()
-        return out.stdout.strip() + ("-dirty" if dirty else "")
-    except (OSError, subprocess.SubprocessError):
-        return None
-
-
-def environment_info(**extra: Any) -> dict[str, Any]:
-    """What ran the computation: versions, backend, devices, precision, commit."""
-    import jax
-    import jaxlib
-
-    devices = jax.devices()
-    info = {
-        "jax": jax.__version__,
-        "jaxlib": jaxlib.__version__,
-        "python": sys.version.split()[0],
-        "platform": platform.platform(),
-        "backend": jax.default_backend(),
-        "device_kind": devices[0].device_kind if devices else None,
-        "device_count": jax.device_count(),
-        "local_device_count": jax.local_device_count(),
-        "process_count": jax.process_count(),
-        "process_index": jax.process_index(),
-        "x64": bool(jax.config.jax_enable_x64),
-        "git_commit": _git_commit(),
-    }
-    info.update(extra)
-    return info
 
 
 def _jsonable(value):
@@ -115,8 +80,14 @@ def _write_json(path: Path, data) -> None:
     os.replace(tmp, path)
 
 
+#: Fewest finite values for a spread (sample std, standard error) in a summary.
+MIN_SEEDS_FOR_SPREAD = 2
+
+
 def summarise_columns(columns: Mapping[str, np.ndarray]) -> dict[str, dict[str, float]]:
-    """Mean, std, min, median, max and count of each numeric scalar column (NaNs ignored)."""
+    """Count, finite count, mean, min, median and max of each numeric scalar column (NaNs
+    ignored); the sample std (``ddof=1``) and standard error of the mean only with at least
+    :data:`MIN_SEEDS_FOR_SPREAD` finite values, else ``"spread": "too few seeds"``."""
     summary = {}
     for name, values in columns.items():
         values = np.asarray(values)
@@ -126,10 +97,13 @@ def summarise_columns(columns: Mapping[str, np.ndarray]) -> dict[str, dict[str, 
         finite = v[np.isfinite(v)]
         stats = {"count": int(v.size), "finite": int(finite.size)}
         if finite.size:
-            stats.update(
-                mean=float(finite.mean()), std=float(finite.std()), min=float(finite.min()),
-                median=float(np.median(finite)), max=float(finite.max()),
-            )
+            stats.update(mean=float(finite.mean()), min=float(finite.min()),
+                         median=float(np.median(finite)), max=float(finite.max()))
+        if finite.size >= MIN_SEEDS_FOR_SPREAD:
+            std = float(finite.std(ddof=1))
+            stats.update(std=std, stderr=std / math.sqrt(finite.size))
+        else:
+            stats["spread"] = "too few seeds"
         summary[name] = stats
     return summary
 
@@ -140,34 +114,44 @@ class RunRecord:
     Args:
       out_dir: folder of this record (created).
       config: JSON-serialisable configuration. If the folder already holds a record with a
-        different configuration, a ``ValueError`` is raised rather than mixing results;
-        pass ``overwrite=True`` to start afresh.
-      overwrite: delete an existing record's metrics and arrays first.
-      env_extra: extra fields for ``env.json`` (e.g. the per-device chunk size).
+        different configuration, a :class:`RecordMismatch` (a ``ValueError``) is raised
+        rather than mixing results; pass ``overwrite=True`` to start afresh.
+      overwrite: delete an existing record's metrics, arrays and writers first.
+      allow_mixed: resume even if the record's results were written under another git
+        commit, backend or jax/jaxlib version (refused otherwise); every row keeps its
+        writer, see :meth:`seeds_by_writer`.
+      env_extra: extra fields for this writer's entry in ``env.json`` (e.g. the per-device
+        chunk size).
+
+    This process is added to ``env.json``'s writers when it writes its first chunk.
     """
 
     def __init__(self, out_dir, config: Mapping[str, Any], *, overwrite: bool = False,
-                 env_extra: Mapping[str, Any] | None = None):
+                 allow_mixed: bool = False, env_extra: Mapping[str, Any] | None = None):
         self.path = ensure_writable_dir(out_dir)
         self.config = _jsonable(dict(config))
         config_path = self.path / "config.json"
         if config_path.exists() and not overwrite:
             previous = json.loads(config_path.read_text())
             if previous != self.config:
-                raise ValueError(
-                    f"out: {str(self.path)!r} holds a run with a different config; use a new "
-                    f"folder or overwrite=True. Differences in keys: "
-                    f"{sorted(k for k in set(previous) | set(self.config) if previous.get(k) != self.config.get(k))}"
-                )
+                diff = sorted(k for k in set(previous) | set(self.config)
+                              if previous.get(k) != self.config.get(k))
+                raise RecordMismatch(self.path, f"holds a run with a different config "
+                                     f"(differences in keys {diff})", mixable=False)
         if overwrite:
-            for name in (_METRICS, "summary.json"):
+            for name in (_METRICS, "summary.json", _ENV):
                 (self.path / name).unlink(missing_ok=True)
             if (self.path / _ARRAYS).exists():
                 for f in (self.path / _ARRAYS).glob("*.npz"):
                     f.unlink()
-        _write_json(config_path, self.config)
-        _write_json(self.path / "env.json", environment_info(**dict(env_extra or {})))
+        self.writers = self._read_writers()
+        self._current = _jsonable(environment_info(**dict(env_extra or {})))
+        self._writer_index: int | None = None
         self._cut_torn_line()
+        self._add_writer_column()
+        if not allow_mixed:
+            check_resume(self.path, self.writers, set(self.seeds_by_writer()), self._current)
+        _write_json(config_path, self.config)
 
     @classmethod
     def open_readonly(cls, out_dir) -> "RunRecord":
@@ -186,7 +170,29 @@ class RunRecord:
         self = cls.__new__(cls)
         self.path = path
         self.config = json.loads(config_path.read_text())
+        self.writers = self._read_writers()
         return self
+
+    def _read_writers(self) -> list[dict[str, Any]]:
+        path = self.path / _ENV
+        if not path.exists():
+            return []
+        env = json.loads(path.read_text())
+        writers = env["writers"] if isinstance(env, dict) and "writers" in env else [env]
+        return [normalise_writer(w) for w in writers]
+
+    def _add_writer_column(self) -> None:
+        """A record from before writers were tracked: its rows are writer 0's."""
+        header, rows = self._read_rows()
+        if not header or (len(header) > 1 and header[1] == WRITER):
+            return
+        buf = io.StringIO()
+        out = csv.writer(buf, lineterminator="\n")
+        out.writerow([header[0], WRITER, *header[1:]])
+        out.writerows([r[0], 0, *r[1:]] for r in rows if r)
+        tmp = self.path / (_METRICS + ".tmp")
+        tmp.write_text(buf.getvalue())
+        os.replace(tmp, self.path / _METRICS)
 
     def _cut_torn_line(self) -> None:
         """Drops a partially written last row (a kill during a write) before appending."""
@@ -210,6 +216,17 @@ class RunRecord:
         if not rows:
             return [], []
         return rows[0], rows[1:]
+
+    def seeds_by_writer(self, seeds=None) -> dict[int, list[int]]:
+        """``{writer index: sorted seeds}`` of the finished seeds (or of ``seeds``)."""
+        header, rows = self._read_rows()
+        column = 1 if len(header) > 1 and header[1] == WRITER else None
+        wanted = None if seeds is None else {int(s) for s in seeds}
+        out: dict[int, list[int]] = {}
+        for r in rows:
+            if r and (wanted is None or int(r[0]) in wanted):
+                out.setdefault(0 if column is None else int(r[column]), []).append(int(r[0]))
+        return {w: sorted(v) for w, v in sorted(out.items())}
 
     def done_seeds(self) -> set[int]:
         """Seeds whose rows (and arrays) are complete on disk."""
@@ -249,7 +266,8 @@ class RunRecord:
                 raise KeyError(f"seeds not in record {str(self.path)!r}: {missing[:10]}")
         columns: dict[str, np.ndarray] = {"seed": np.asarray(wanted, dtype=np.int64)}
         for j, name in enumerate(header[1:], start=1):
-            columns[name] = np.asarray([_parse(by_seed[s][j]) for s in wanted])
+            if name != WRITER or j != 1:
+                columns[name] = np.asarray([_parse(by_seed[s][j]) for s in wanted])
         if index and wanted:
             cache: dict[Path, Any] = {}
             first_file, _ = index[wanted[0]]
@@ -272,6 +290,9 @@ class RunRecord:
         seeds = np.asarray(seeds, dtype=np.int64)
         scalars = {k: np.asarray(v) for k, v in outputs.items() if np.ndim(v) == 1}
         arrays = {k: np.asarray(v) for k, v in outputs.items() if np.ndim(v) > 1}
+        if WRITER in outputs:
+            raise ValueError(f"outputs must not have an entry named {WRITER!r} (the record's "
+                             f"column of each row's writer)")
         for k, v in {**scalars, **arrays}.items():
             if v.shape[0] != seeds.shape[0]:
                 raise ValueError(f"output {k!r} has leading size {v.shape[0]}, expected "
@@ -286,14 +307,18 @@ class RunRecord:
         path = self.path / _METRICS
         header, _ = self._read_rows()
         names = sorted(scalars)
-        if header and header[1:] != names:
-            raise ValueError(f"metrics columns changed: {header[1:]} vs {names}")
+        if header and header[2:] != names:
+            raise ValueError(f"metrics columns changed: {header[2:]} vs {names}")
+        if self._writer_index is None:  # first chunk of this process: it joins the writers
+            self.writers.append(self._current)
+            self._writer_index = len(self.writers) - 1
+            _write_json(self.path / _ENV, {"writers": self.writers})
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")
         if not header:
-            writer.writerow(["seed", *names])
+            writer.writerow(["seed", WRITER, *names])
         for i, s in enumerate(seeds.tolist()):
-            writer.writerow([s, *(_format(scalars[k][i]) for k in names)])
+            writer.writerow([s, self._writer_index, *(_format(scalars[k][i]) for k in names)])
         with open(path, "a") as f:
             f.write(buf.getvalue())
             f.flush()

@@ -40,23 +40,55 @@ from jax.sharding import NamedSharding, PartitionSpec
 
 from jaxopt_lab import _checks
 
-__all__ = ["sweep", "seed_keys", "make_seed_mesh", "validate_seeds", "output_structure"]
+__all__ = ["sweep", "seed_keys", "make_seed_mesh", "validate_seeds", "check_root_seed",
+           "output_structure", "MAX_SEED"]
+
+#: Largest root seed and seed number. Keys are ``fold_in(key(root_seed), seed)`` with 32-bit
+#: words (JAX's default, x64 off), so a larger number would alias a smaller one
+#: (``key(2**32) == key(0)``); it is refused instead.
+MAX_SEED = 2**32 - 1
 
 
 def validate_seeds(seeds: Iterable[int], argument: str = "seeds") -> np.ndarray:
-    """Checks that ``seeds`` is a non-empty list of distinct non-negative ints."""
+    """Checks that ``seeds`` is a non-empty list of distinct ints in ``[0, MAX_SEED]``.
+
+    Returns the seeds as an int64 array ``[num_seeds]``.
+
+    Raises:
+      ValueError: naming ``argument`` and the broken constraint.
+    """
     arr = np.asarray(list(seeds) if not isinstance(seeds, np.ndarray) else seeds)
     if arr.ndim != 1 or arr.size == 0:
         raise ValueError(f"{argument} must be a non-empty 1-D list of ints, got shape {arr.shape}")
-    if not np.issubdtype(arr.dtype, np.integer):
+    if arr.dtype == object and all(isinstance(s, int) and not isinstance(s, bool)
+                                   for s in arr.tolist()):
+        if any(s < 0 for s in arr.tolist()):
+            raise ValueError(f"{argument} must be non-negative, got "
+                             f"{[s for s in arr.tolist() if s < 0][:5]}")
+        big = [s for s in arr.tolist() if s > MAX_SEED][:5]
+        raise ValueError(f"{argument} must be <= 2**32 - 1 = {MAX_SEED} (larger seeds would "
+                         f"alias smaller ones), got {big}")
+    if not np.issubdtype(arr.dtype, np.integer) or arr.dtype == np.bool_:
         raise ValueError(f"{argument} must be integers, got dtype {arr.dtype}")
     if (arr < 0).any():
         raise ValueError(f"{argument} must be non-negative, got {arr[arr < 0][:5].tolist()}")
+    if (arr > MAX_SEED).any():
+        big = arr[arr > MAX_SEED][:5].tolist()
+        raise ValueError(f"{argument} must be <= 2**32 - 1 = {MAX_SEED} (larger seeds would "
+                         f"alias smaller ones), got {big}")
     if np.unique(arr).size != arr.size:
         raise ValueError(f"{argument} must be distinct")
-    if (arr > np.iinfo(np.uint32).max).any():
-        raise ValueError(f"{argument} must be < 2**32")
     return arr.astype(np.int64)
+
+
+def check_root_seed(root_seed, argument: str = "root_seed") -> int:
+    """Checks that ``root_seed`` is an int in ``[0, MAX_SEED]``; returns it as an ``int``.
+
+    Raises:
+      ValueError: naming ``argument``; a larger root seed would alias a smaller one.
+    """
+    _checks.check_int(root_seed, argument, minimum=0, maximum=MAX_SEED)
+    return int(root_seed)
 
 
 def seed_keys(root_seed: int, seeds) -> jax.Array:
@@ -120,8 +152,10 @@ def sweep(
     Args:
       run_fn: ``run_fn(key) -> pytree of arrays``, the computation of one seed (pure).
         Scalar outputs become columns of ``metrics.csv``; others are stored as arrays.
-      seeds: distinct non-negative ints.
-      root_seed: the root of every seed's key.
+      seeds: distinct ints in ``[0, 2**32 - 1]`` (larger ones are refused: with 32-bit key
+        words they would alias smaller ones).
+      root_seed: the root of every seed's key, an int in ``[0, 2**32 - 1]`` (refused
+        beyond, for the same reason).
       chunk_size: seeds per device per call (fixes the numerics; see module docstring).
       devices: devices to shard over (default: all).
       record: a :class:`~jaxopt_lab.records.RunRecord`; finished seeds are skipped and
@@ -140,11 +174,14 @@ def sweep(
     """
     seeds = np.sort(validate_seeds(seeds))
     _checks.check_int(chunk_size, "chunk_size")
-    _checks.check_int(root_seed, "root_seed", minimum=0)
+    root_seed = check_root_seed(root_seed)
     if not callable(run_fn):
         raise ValueError(f"run_fn must be callable run_fn(key) -> pytree of arrays, "
                          f"got {type(run_fn).__name__}")
     names, treedef = output_structure(run_fn, root_seed)
+    if record is not None and "writer" in names:
+        raise ValueError("run_fn must not return an entry named 'writer' when recording (the "
+                         "record's column of each row's writer)")
     flat_run_fn = run_fn if treedef is None else _flat_outputs(run_fn, names)
     mesh = make_seed_mesh(devices)
     num_devices = mesh.devices.size

@@ -2,6 +2,10 @@
 
 import json
 import math
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -48,10 +52,14 @@ def test_experiment_main_writes_report_and_resumes(tmp_path, capsys):
     (["--seeds", "0"], "--seeds must be >= 1"),
     (["--chunk-size", "0"], "--chunk-size must be >= 1"),
     (["--profile", "huge"], "invalid choice: 'huge'"),
+    (["--root-seed", "4294967296"], "--root-seed must be <= 2**32 - 1"),
+    (["--first-seed", "4294967296"], "--first-seed must be <= 2**32 - 1"),
+    (["--first-seed", "4294967295", "--seeds", "2"], "--first-seed + --seeds - 1 must be <="),
 ])
 def test_bad_cli_arguments_name_the_argument(argv, message, capsys):
-    with pytest.raises(SystemExit):
+    with pytest.raises(SystemExit) as exc:
         common.main(sweep_check.EXPERIMENT, argv)
+    assert exc.value.code == 2
     assert message in capsys.readouterr().err
 
 
@@ -150,13 +158,100 @@ def test_fresh_discards_a_record_with_another_config(tmp_path):
     common.main(sweep_check.EXPERIMENT, ["--seeds", "8", "--out", str(out), "--no-progress"])
     config = out / "sphere_2d" / "config.json"
     config.write_text(config.read_text().replace('"num_steps": 64', '"num_steps": 63'))
-    with pytest.raises(ValueError, match="different config"):
+    with pytest.raises(common.UsageError, match="different config.*--fresh to discard it"):
         common.main(sweep_check.EXPERIMENT, ["--seeds", "8", "--out", str(out), "--no-progress"])
-    common.main(sweep_check.EXPERIMENT, ["--seeds", "8", "--out", str(out), "--no-progress",
-                                         "--fresh"])
+    text = common.main(sweep_check.EXPERIMENT, ["--seeds", "8", "--out", str(out),
+                                                "--no-progress", "--fresh"])
     assert (out / "sphere_2d" / "metrics.csv").read_text().count("\n") == 9
+    assert "verdict: too few seeds (8 < 30)" in text and "agree" not in text
 
 
 def test_load_targets_unknown_name():
     with pytest.raises(ValueError, match="targets: no file"):
         common.load_targets("does_not_exist")
+
+
+def _cli(*argv, cwd=Path(__file__).resolve().parent.parent):
+    env = {**os.environ, "JAX_PLATFORMS": "cpu"}
+    return subprocess.run([sys.executable, "-m", "experiments.sweep_check", *argv], cwd=cwd,
+                          env=env, capture_output=True, text=True, timeout=300)
+
+
+def test_cli_user_error_is_one_line_with_status_2(tmp_path):
+    """On the command line a record that must not be resumed ends the run with one line
+    naming the flag to pass, and status 2 (no traceback)."""
+    out = tmp_path / "sc"
+    (out / "sphere_2d").mkdir(parents=True)
+    (out / "sphere_2d" / "config.json").write_text('{"num_steps": 63}')
+    done = _cli("--seeds", "4", "--out", str(out), "--no-progress")
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
+    assert "different config" in lines[0] and "--fresh" in lines[0]
+    assert "overwrite=True" not in lines[0]
+
+
+def test_main_raises_usage_errors_or_exits_with_status_2(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(SystemExit) as exc:
+        common.main(sweep_check.EXPERIMENT, ["--out", str(blocker / "sub")],
+                    exit_on_usage_error=True)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--out: cannot write" in err[0]
+
+
+def _pretend_other_commit(cell_dir):
+    env_path = cell_dir / "env.json"
+    env = json.loads(env_path.read_text())
+    env["writers"][0]["git_commit"] = "f" * 40
+    env_path.write_text(json.dumps(env))
+
+
+def test_resume_under_another_commit_needs_allow_mixed_and_the_report_says_so(tmp_path):
+    out = tmp_path / "sc"
+    argv = ["--out", str(out), "--no-progress", "--chunk-size", "2"]
+    common.main(sweep_check.EXPERIMENT, ["--seeds", "4", *argv])
+    _pretend_other_commit(out / "sphere_2d")
+    with pytest.raises(common.UsageError, match="git_commit.*--fresh.*--allow-mixed"):
+        common.main(sweep_check.EXPERIMENT, ["--seeds", "6", *argv])
+    text = common.main(sweep_check.EXPERIMENT, ["--seeds", "6", "--allow-mixed", *argv])
+    assert "Mixed provenance" in text
+    assert "seeds 0-3 by writer 0 (commit ffffffffff" in text
+    assert "seeds 4-5 by writer 1" in text
+    writers = json.loads((out / "sphere_2d" / "env.json").read_text())["writers"]
+    assert len(writers) == 2 and writers[1]["git_commit"] != "f" * 40
+
+
+def _traces(num_seeds, shift=0.0, seed=0):
+    """Best-so-far traces of uniform random search, sampled exactly (numpy)."""
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(-1, 1, size=(num_seeds, sweep_check.NUM_STEPS * sweep_check.SAMPLES_PER_STEP,
+                                 2))
+    f = np.sum(x**2, axis=-1).reshape(num_seeds, sweep_check.NUM_STEPS, -1).min(axis=-1)
+    return np.minimum.accumulate(f, axis=1) + shift
+
+
+@pytest.mark.parametrize("num_seeds", [1, 2, common.MIN_SEEDS_FOR_VERDICT - 1])
+def test_sweep_check_gives_no_verdict_from_too_few_seeds(num_seeds):
+    text = sweep_check.report(_traces(num_seeds), chunk_size=8)
+    assert f"verdict: too few seeds ({num_seeds} < {common.MIN_SEEDS_FOR_VERDICT})" in text
+    assert "agree" not in text and "DISAGREE" not in text
+    if num_seeds == 1:  # no standard error nor z-score from one seed
+        assert "nan" not in text.lower() and "| — | — |" in text
+
+
+def test_sweep_check_verdicts_from_enough_seeds():
+    assert "verdict: agree (largest |z| = " in sweep_check.report(_traces(200), chunk_size=8)
+    shifted = sweep_check.report(_traces(200, shift=0.05), chunk_size=8)
+    assert "verdict: DISAGREE (largest |z| = " in shifted
+
+
+def test_standard_error_and_z_verdict_refuse_nan():
+    assert math.isnan(common.standard_error([1.0]))
+    assert math.isnan(common.standard_error([1.0, np.nan]))
+    assert common.standard_error([1.0, 3.0]) == pytest.approx(1.0)  # std(ddof=1)=sqrt(2)
+    assert common.z_verdict([np.nan, 0.5], num_seeds=100).startswith("no verdict")
+    assert common.z_verdict([0.5, -1.5], num_seeds=100) == "agree (largest |z| = 1.50)"
+    assert common.z_verdict([0.5], num_seeds=3).startswith("too few seeds")

@@ -1,5 +1,14 @@
 """Seed sweeps: sharding, fixed per-device chunks, determinism, resume, bad arguments."""
 
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -104,8 +113,64 @@ def test_resume_after_interruption_equals_uninterrupted(tmp_path):
     assert resumed_record.done_seeds() == set(range(16))
     resumed = sweep_lib.sweep(run_fn, range(20), chunk_size=1, record=resumed_record,
                               progress=False)
-    for name in ("seed", "best_f", "steps", "trace"):
-        np.testing.assert_array_equal(full[name], resumed[name])
+    chex.assert_trees_all_close(resumed, full, rtol=0, atol=0)
+
+
+_KILL_SEEDS = 48
+_CHILD = """
+import sys, time
+from jaxopt_lab import records, sweeps
+from tests.test_sweeps import _run_fn
+record = records.RunRecord(sys.argv[1], {"what": "kill-test"})
+write = record.write_chunk
+def slow_write(seeds, outputs):  # stands in for a longer computation per chunk
+    time.sleep(0.04)
+    write(seeds, outputs)
+    time.sleep(0.04)
+record.write_chunk = slow_write
+sweeps.sweep(_run_fn(20), range(int(sys.argv[2])), chunk_size=1, record=record,
+             progress=False)
+"""
+
+
+@pytest.mark.slow
+def test_sweep_killed_with_sigkill_resumes_to_the_uninterrupted_result(tmp_path):
+    """A recording sweep in another process is SIGKILLed at a random moment after some
+    seeds are on disk; resuming it gives, bit for bit, the run that was never interrupted."""
+    out = tmp_path / "killed"
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "JAX_NUM_CPU_DEVICES": "2", "JAX_PLATFORMS": "cpu",
+           "PYTHONPATH": str(root)}
+    child = subprocess.Popen([sys.executable, "-c", _CHILD, str(out), str(_KILL_SEEDS)],
+                             cwd=root, env=env, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 120
+        metrics = out / "metrics.csv"
+        while not (metrics.exists() and metrics.read_text().count("\n") > 4):
+            assert child.poll() is None, child.stderr.read().decode()
+            assert time.monotonic() < deadline, "the child wrote no rows"
+            time.sleep(0.01)
+        delay = random.uniform(0.0, 0.8)
+        time.sleep(delay)
+        assert child.poll() is None, f"the child finished before the kill ({delay:.2f} s)"
+        child.send_signal(signal.SIGKILL)
+        assert child.wait(timeout=30) == -signal.SIGKILL
+    finally:
+        if child.poll() is None:
+            child.kill()
+        child.stderr.close()
+
+    config = {"what": "kill-test"}
+    record = records.RunRecord(out, config)
+    done = record.done_seeds()
+    assert 4 <= len(done) < _KILL_SEEDS, (len(done), delay)
+    run_fn = _run_fn(20)
+    resumed = sweep_lib.sweep(run_fn, range(_KILL_SEEDS), chunk_size=1, record=record,
+                              progress=False)
+    whole = sweep_lib.sweep(run_fn, range(_KILL_SEEDS), chunk_size=1, progress=False)
+    chex.assert_trees_all_close(resumed, whole, rtol=0, atol=0)
+    assert records.RunRecord.open_readonly(out).done_seeds() == set(range(_KILL_SEEDS))
 
 
 def test_resume_skips_finished_seeds(tmp_path):
@@ -126,10 +191,30 @@ def test_resume_skips_finished_seeds(tmp_path):
     ([], "seeds must be a non-empty"),
     ([1, 1], "seeds must be distinct"),
     ([0.5], "seeds must be integers"),
+    ([True], "seeds must be integers"),
+    ([2**32], r"seeds must be <= 2\*\*32 - 1"),
+    ([0, 2**64 + 3], r"seeds must be <= 2\*\*32 - 1"),
+    (np.array([2**32 + 1], np.uint64), r"seeds must be <= 2\*\*32 - 1"),
 ])
 def test_bad_seeds(seeds, match):
     with pytest.raises(ValueError, match=match):
         sweep_lib.sweep(lambda k: {"x": jax.random.uniform(k)}, seeds, progress=False)
+
+
+@pytest.mark.parametrize("root_seed", [2**32, 2**32 + 7, 2**64, -1, True, 1.0])
+def test_root_seed_beyond_32_bits_is_refused_not_aliased(root_seed):
+    """``key(2**32)`` would equal ``key(0)``: a root seed that large is an error."""
+    with pytest.raises(ValueError, match=r"root_seed must be an int >= 0 and <= 4294967295"):
+        sweep_lib.sweep(lambda k: {"x": jax.random.uniform(k)}, [0], root_seed=root_seed,
+                        progress=False)
+
+
+def test_largest_seed_and_root_seed_are_usable_and_distinct():
+    run_fn = lambda k: {"x": jax.random.uniform(k)}  # noqa: E731
+    top = sweep_lib.MAX_SEED
+    a = sweep_lib.sweep(run_fn, [0, top], root_seed=top, chunk_size=1, progress=False)
+    b = sweep_lib.sweep(run_fn, [0, top], root_seed=0, chunk_size=1, progress=False)
+    assert a["x"][0] != a["x"][1] and a["x"][0] != b["x"][0]
 
 
 @pytest.mark.parametrize("chunk", [0, -2, 1.5])
@@ -155,18 +240,18 @@ def test_a_run_pair_sweeps_as_a_pytree_and_matches_a_loop(tmp_path):
                                    progress=False)
     assert isinstance(final, random_search.State) and final.best_x.shape == (5, 3)
     assert trace.best_f.shape == (5, 7)
+    one_seed = jax.jit(run_fn)
     for s in range(5):
-        key = sweep_lib.seed_keys(0, [s])[0]
-        alone_final, alone_trace = jax.jit(run_fn)(key)
-        np.testing.assert_array_equal(final.best_f[s], alone_final.best_f)
-        np.testing.assert_array_equal(trace.best_f[s], alone_trace.best_f)
+        alone = one_seed(sweep_lib.seed_keys(0, [s])[0])
+        chex.assert_trees_all_close(jax.tree.map(lambda leaf: leaf[s], (final, trace)), alone,
+                                    rtol=0, atol=0)  # every leaf of the pair, bit for bit
     record = records.RunRecord(tmp_path, {"a": 1})
     sweep_lib.sweep(run_fn, range(5), chunk_size=2, record=record, progress=False)
     header = (tmp_path / "metrics.csv").read_text().splitlines()[0].split(",")
     assert "0.best_f" in header and "0.num_evals" in header
     again = sweep_lib.sweep(run_fn, range(5), chunk_size=2,
                             record=records.RunRecord(tmp_path, {"a": 1}), progress=False)
-    np.testing.assert_array_equal(again[1].best_f, trace.best_f)
+    chex.assert_trees_all_close(again, (final, trace), rtol=0, atol=0)
 
 
 @pytest.mark.parametrize("run_fn, match", [
