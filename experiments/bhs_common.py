@@ -127,7 +127,7 @@ class GaussStep:
 
 
 class SkipStep:
-    """The authors' skipping step (one particle), following the spec §3 [code].
+    """The authors' skipping step (one particle), as in the authors' code (docs/methods/bhs.md).
 
     Equal radii, strict test ``f(Z_k) < f(X)``, at most ``K`` evaluations; ``boundary`` is
     ``"periodic"`` (every point wrapped) or ``"first"`` (only ``Z_1``). f(X) is
@@ -164,7 +164,7 @@ class SkipStep:
 
 def _lbfgsb_always_success(fun, x0, args=(), bounds=None, tol=None, **kwargs):
     # scipy >= 1.9 refuses failed local minimisations in basinhopping; scipy 1.6.2 (the
-    # paper's) did not check. Report success, as the spec says, to match the paper.
+    # paper's) did not check. Report success, as SciPy 1.6.2 did, to match the paper.
     from scipy.optimize import minimize
 
     res = minimize(fun, x0, args=args, method="L-BFGS-B", bounds=bounds, tol=tol)

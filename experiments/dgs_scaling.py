@@ -94,7 +94,8 @@ def run(args, ctx) -> str:
     ctx_fig = ctx.figure("figure3_scaling")
     figure(all_results, dims, functions, methods, ctx_fig)
     return "\n".join([
-        f"Dimensions {dims}, {len(ctx.seeds)} trials, budget 200 (M-1) d evaluations per run."
+        f"Dimensions {dims}, {len(ctx.seeds)} trials, budget {args.iters} (M-1) d evaluations "
+        "per run."
         " The paper shows Figure 3 only as curves (no numbers): DGS \"still achieves"
         " promising performance\" at 4000-8000 D." +
         (" **Quick profile: small d, DGS only; not the paper's sizes.**"

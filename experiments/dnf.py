@@ -1,11 +1,12 @@
 """GradSearch §3.3: learning a DNF (the paper reports only that GradSearch+ managed it).
 
-Task (spec §3, following the author's Neural-DNF parameterisation): inputs are all
-``2**n`` bit strings (n = 10 paper, 6 quick), labelled by a random ground-truth DNF of 3
-rules of 2-4 literals; the model has 4 rules, binary literal masks ``W [2n, 4]`` and rule
-mask ``S [4]``. Each seed draws its own ground truth and start point. Success = zero
-training errors of the discrete DNF. Methods: GradSearch+ (``gradsearch.Config.plus()``), its
-soft variant (``gradsearch.Config.plus_soft()``, beta 0.5), Bop, and the FMGD relaxation.
+Task (Lu 2021, Sec. 3.3, which gives no definition; following the author's Neural-DNF
+parameterisation): inputs are all ``2**n`` bit strings (n = 10 paper, 6 quick), labelled by a
+random ground-truth DNF of 3 rules of 2-4 literals; the model has 4 rules, binary literal masks
+``W [2n, 4]`` and rule mask ``S [4]``. Each seed draws its own ground truth and start point.
+Success = zero training errors of the discrete DNF. Methods: GradSearch+
+(``gradsearch.Config.plus()``), its soft variant (``gradsearch.Config.plus_soft()``, beta 0.5),
+Bop, and the FMGD relaxation.
 """
 
 from __future__ import annotations

@@ -73,14 +73,15 @@ def run(args, ctx) -> str:
         "about as much as one BFGS line-search trial (a pass up to order M). So the "
         "review's premise, that a reorthonormalisation is far dearer than a BFGS step, does "
         "not hold here; BFGS saves reorthonormalisations but needs more steps (the "
-        "kappa_inf <= 20 trigger still fires every 2-4 steps), and the two end within a "
-        "factor of about 2 of each other either way on a well-placed rule. Newton has a fixed "
-        "per-iteration structure, which makes solve_batch about 2x faster than with BFGS, so "
-        "it is solve_batch's default; but on badly resolved rules (early rungs of the "
-        "automatic ladder, sample moments as in Fig. 10.1) it can need hundreds of steps "
-        "where BFGS needs tens (four_well: 200 Newton steps at T = 40, sigma = 0.5 left a "
-        "moment error of 4e14, BFGS reached 0.03), so BFGS stays the default of solve. The "
-        "review's 5-6x also credits the alpha rescaling, which both of our variants use.",
+        "kappa_inf <= 20 trigger still fires every few steps: compare 'BFGS steps' with "
+        "'BFGS reorth.'), so neither variant dominates on a well-placed rule (the speed-up "
+        "column). Newton has a fixed per-iteration structure, which suits vmap, so it is "
+        "solve_batch's default; but on badly resolved rules (early rungs of the automatic "
+        "ladder, sample moments as in Fig. 10.1) its pure gradient steps can need far more "
+        "iterations than BFGS, whose curvature update absorbs the rule's error, so BFGS "
+        "stays the default of solve (batched throughput and such cases: "
+        "docs/benchmarks/maxent.md). The review's 5-6x also credits the alpha rescaling, "
+        "which both of our variants use.",
     ])
 
 

@@ -1,14 +1,14 @@
 """GradSearch Table 1: the parity chain, 10 methods x chain length K, success % and steps.
 
-Every run starts from its own random point (log-Dirichlet logits for the relaxations,
-U(0.45, 0.55) latent weights for STE, uniform bits for the discrete methods), runs a fixed
-step budget under ``lax.scan`` (the runs of a cell are one vmapped batch) and records the
-number of updates before the discretised program first fits the example (the success
-criterion of spec §1; ``--step-count stable10`` adds the 10 steps that the paper's counts
-appear to include). Settings (spec §1, §4): Adam lr 1e-3 for the relaxation family and
-STE; Bop gamma = 1e-5, tau = 0.1 (the author's 2020 code); GradSearch with running
-average of the gradient, beta = 0.1; an extra row gives the other reading (running average
-of the move estimates).
+Every run starts from its own random point (log-Dirichlet logits for the relaxations, U(0.45,
+0.55) latent weights for STE, uniform bits for the discrete methods), runs a fixed step budget
+under ``lax.scan`` (the runs of a cell are one vmapped batch) and records the number of updates
+before the discretised program first fits the example (the success criterion of
+docs/methods/gradsearch.md; ``--step-count stable10`` adds the 10 steps that the paper's counts
+appear to include). Settings (docs/methods/gradsearch.md): Adam lr 1e-3 for the relaxation
+family and STE; Bop gamma = 1e-5, tau = 0.1 (the author's 2020 code); GradSearch with running
+average of the gradient, beta = 0.1; an extra row gives the other reading (running average of
+the move estimates).
 """
 
 from __future__ import annotations
@@ -30,9 +30,9 @@ DISCRETE = ("bop", "gradsearch", "gradsearch_avg", "gradsearch_avg_move")
 METHODS = RELAXATIONS + DISCRETE
 AVG_BETA = 0.1
 # Step-count readings: "first_fit" = updates before the discretised program first fits
-# (spec §1); "stable10" = steps until it has fit for 10 consecutive steps, i.e. first_fit +
-# 10 here since every method stops moving once solved. The paper's counts look like the
-# second: at K = 4 (3 free bits) every discrete method needs about 2 updates, the paper
+# (docs/methods/gradsearch.md); "stable10" = steps until it has fit for 10 consecutive steps,
+# i.e. first_fit + 10 here since every method stops moving once solved. The paper's counts look
+# like the second: at K = 4 (3 free bits) every discrete method needs about 2 updates, the paper
 # reports about 12 for all three (docs/benchmarks/gradsearch.md).
 STEP_COUNTS = {"first_fit": 0, "stable10": 10}
 
@@ -132,13 +132,14 @@ def run_experiment(args, ctx) -> str:
                    + "; ".join(offsets) + ".\n\n") if offsets else ""
     fig = _figure(ctx, results, ks, args.methods, targets)
     return (
-        f"Success % / mean steps of successful runs, {n} runs per cell (paper: 100), step "
+        f"Success % / mean steps of successful runs, {n} runs per cell (paper: not stated), step "
         f"budget {max_steps}. With {n} runs a success rate p has standard error "
         f"sqrt(p(1-p)/{n}) (up to {50 / np.sqrt(n):.0f} points). Steps counted as "
         f"`{args.step_count}` (first_fit: updates before the discretised program first fits; "
         f"stable10: + 10, until it has fit for 10 consecutive steps).\n\n{table}\n\n"
         f"{offset_note}"
-        "Settings the paper does not pin down (spec §5): Bop uses the 2020 code's gamma = 1e-5, "
+        "Settings the paper does not pin down (docs/methods/gradsearch.md): Bop uses the "
+        "author's 2020 code's gamma = 1e-5, "
         "tau = 0.1; the running average is the gradient average with beta = 0.1 (the "
         "per-move-estimate reading is the extra last row); regulariser weight 1, "
         "temperature 1 -> 0.1 over half the budget; the neural reparameterisation is a "

@@ -6,8 +6,8 @@ seed ``s`` with
 ``chunk_size * num_devices``; each chunk is one ``jit(vmap(run_fn))`` call whose seed axis is
 sharded over the devices of a 1-D mesh named ``"seeds"`` (``AxisType.Auto``), so every
 device always computes a batch of exactly ``chunk_size`` seeds (the last chunk is padded).
-XLA's numerics depend on the batch width a device sees, not on the number of devices
-(see ../shared/specs/scale_out.md §2.4), so a seed's result is bit-identical whatever the
+XLA's numerics depend on the batch width a device sees, not on the number of devices,
+so a seed's result is bit-identical whatever the
 device count, for a fixed ``chunk_size``.
 
 ``run_fn`` may return any pytree of arrays (e.g. the ``(final, trace)`` of

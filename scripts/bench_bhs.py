@@ -6,7 +6,8 @@
 
 In one process, on Egg-holder and Modified Rosenbrock with Table 5.1's settings:
   * BH-S: our vectorised chains (float64) vs a faithful NumPy/SciPy BH-S (the authors'
-    skipping step, written in NumPy from the spec, inside ``scipy.optimize.basinhopping``
+    skipping step, written in NumPy from the authors' code's behaviour, inside
+    ``scipy.optimize.basinhopping``
     at T = 0 with L-BFGS-B, as the authors ran it);
   * BH: our vectorised chains vs ``scipy.optimize.basinhopping`` (Gaussian step in the
     variance convention, T = 1).
@@ -125,10 +126,10 @@ def main(argv=None):
 
 # (label, config overrides, Runner local_steps); the first row is the reference.
 SCHWEFEL_SETTINGS = (
-    ("async m=2, float64, block 16 (last session)", dict(skip_block=16), 2),
+    ("async m=2, float64, block 16 (earlier default)", dict(skip_block=16), 2),
     ("sync, float64, block 16", dict(skip_block=16), None),
     ("sync, float64, block 50", dict(skip_block=50), None),
-    ("sync, float32 chain, block 50 (new default)", dict(skip_block=50,
+    ("sync, float32 chain, block 50 (default)", dict(skip_block=50,
                                                          skip_dtype="float32"), None),
 )
 

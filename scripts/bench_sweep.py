@@ -2,8 +2,8 @@
 
     python scripts/bench_sweep.py [--seeds 512] [--steps 200] [--dim 8]
 
-Workload: local random search (12 samples per step) on an 8-D Rastrigin function, the toy
-of ../shared/specs/scale_out.md. Both paths run the same compiled single-seed computation;
+Workload: local random search (12 samples per step) on an 8-D Rastrigin function, a toy
+whose cost is all in vmappable arithmetic. Both paths run the same compiled single-seed computation;
 the reference is the loop a user would write without ``sweep``. Compilation is excluded
 (one warm-up call each). Prints the ratio.
 """

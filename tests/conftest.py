@@ -1,7 +1,8 @@
 """Suite-wide JAX settings: 8 fake CPU devices and strict rank promotion.
 
 The device count must be set before any JAX backend starts, so it is done here, at import
-time of the first conftest (../shared/specs/scale_out.md §2.3). Tests that need a single
+time of the first conftest (JAX reads ``JAX_NUM_CPU_DEVICES`` once, when its CPU backend
+starts). Tests that need a single
 device pass ``devices=jax.devices()[:1]``.
 """
 

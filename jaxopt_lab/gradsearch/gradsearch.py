@@ -124,7 +124,7 @@ class Params(NamedTuple):
 def params(*, beta=0.1, epsilon=0.1, smooth=0.01, loss_eps=0.3, dtype=jnp.float32) -> Params:
     """Builds :class:`Params`.
 
-    Defaults: ``beta`` 0.1 (Table 1's running average; the spec sweeps 0.01, 0.1, 0.5),
+    Defaults: ``beta`` 0.1 (the paper does not report it; 0.01 and 0.5 are worth a sweep),
     ``epsilon`` 0.1 and ``smooth`` 0.01 (GradSearch+ as in the paper), ``loss_eps`` 0.3
     (the soft variant).
     """

@@ -51,7 +51,7 @@ def _hermite_basis(dim: int, order: int, scale: float) -> np.ndarray:
     """Coefficients ``[K, K]`` of ``prod_k He_{i_k}(s x_k) / sqrt(i_k!)``, ``s = scale``.
 
     These are orthonormal for ``N(0, s^{-2} I)``, the alpha-frame starting density when
-    ``s = alpha`` (spec section 7, step 3). Column ``k`` belongs to multi-index ``k``; the
+    ``s = alpha`` (review sec. 9, step 3). Column ``k`` belongs to multi-index ``k``; the
     matrix is upper triangular (``He_i`` only involves ``x^j`` with ``j <= i``).
     """
     idx = _multi_indices(dim, order)

@@ -4,7 +4,7 @@
 the quadrature (a fixed rule or the automatic ladder), the optimiser and its tolerances. It
 is a frozen, hashable dataclass, validated when it is built.
 
-Choices the review leaves open (spec section 9), as implemented:
+Choices the review leaves open (docs/methods/maxent.md), as implemented:
 
 * Optimiser: ``method="bfgs"`` is the review's BFGS with the inverse update (7.4) between
   reorthonormalisations (kappa_inf > 20); ``method="newton"`` is the damped Newton method
@@ -88,7 +88,7 @@ class Config:
       quad_points: T, Gauss-Hermite nodes per axis (``T^N`` points, >= 2). None: climb the
         automatic ladder :data:`AUTO_RULES` with warm starts until
         ``moment_error <= moment_tol``.
-      sigma: node contraction of the rule (spec section 6; > 0). None: 1 (the paper's rule)
+      sigma: node contraction of the rule (docs/methods/maxent.md; > 0). None: 1 (the paper's rule)
         for a fixed ``quad_points``, the ladder's values otherwise.
       method: ``"bfgs"`` (the review's BFGS between reorthonormalisations, section 7),
         ``"newton"`` (a reorthonormalisation at every iterate, so the step is ``-grad``:

@@ -9,7 +9,7 @@
   the monomial evaluation).
 * :func:`top_form_max`: review section 8 warns that a finite node set can accept a lambda
   for which ``exp(sum lambda x^i)`` is not integrable. The degree-M form must be negative on
-  the unit sphere; we sample it there (spec section 6).
+  the unit sphere; we sample it there (review sec. 8).
 """
 
 from __future__ import annotations

@@ -121,7 +121,7 @@ def limits(config: Config, method: str, max_steps: int | None = None) -> Limits:
 
 
 def gaussian_start(dim: int, order: int) -> np.ndarray:
-    """Multipliers ``[K]`` of N(0, alpha^{-2} I) in the alpha frame (spec section 7, step 3)."""
+    """Multipliers ``[K]`` of N(0, alpha^{-2} I) in the alpha frame (review sec. 9, step 3)."""
     scale = alpha(order)
     table = _index_table(dim, order)
     lam = np.zeros(len(table))

@@ -1,6 +1,6 @@
 """The quadrature ladder: a host driver over the fixed-rule solve, for one problem or many.
 
-The review leaves the quadrature open (spec section 9). With ``quad_points=None`` the rules
+The review leaves the quadrature open (docs/methods/maxent.md). With ``quad_points=None`` the rules
 of :data:`jaxopt_lab.maxent.config.AUTO_RULES` are tried in turn, each rung warm-started from
 the previous rung's answer where that answer is usable, until the refined-rule moment error
 meets ``moment_tol``; with a fixed ``quad_points`` the ladder has one rung. ``method="auto"``

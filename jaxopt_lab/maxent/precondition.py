@@ -8,7 +8,7 @@ Jacobian term: if ``rho_y(y) = exp(sum_i l_i y^i)`` then
 ``sum_i lambda_i m_i = sum_i l_i mu_i + ln|det A|`` for every ``l`` (the adjoint identity).
 
 * Mean shift (4.1)-(4.3): ``A = I``, ``b = mean``; ``T`` is (4.2) read with ``j <= i``
-  componentwise, ``T^T`` is (4.3) (spec [FIX]: they are adjoint, not inverse).
+  componentwise, ``T^T`` is (4.3) (they are adjoint, not inverse: docs/methods/maxent.md).
 * Rotation and stretch (4.4)-(4.8): ``A = Lambda^{-1/2} E^T`` from ``C = E Lambda E^T``;
   ``T`` is (4.6) and ``T^T`` plus ``ln|det A|`` is the corrected (4.8).
 * Alpha scaling (4.9)-(4.13): ``A = I / alpha``, ``alpha = ((2M-1)!!)^{1/(2M)}``; ``T`` is

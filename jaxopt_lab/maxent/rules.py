@@ -2,8 +2,8 @@
 
 The 1-D probabilists' rule ``(xi_j, w_j)`` for the weight ``exp(-xi^2/2)`` is turned into a
 rule for plain integrals ``int g(x) dx`` by dividing the Gaussian weight back out, with the
-nodes contracted to the alpha frame (spec section 6) and an optional extra contraction
-``sigma`` (spec recommendation 2; ``sigma = 1`` is the paper-faithful reading):
+nodes contracted to the alpha frame (review sec. 8; docs/methods/maxent.md) and an optional
+extra contraction ``sigma`` (``sigma = 1`` is the paper-faithful reading):
 
     x_j = sigma xi_j / alpha,    W_j = sigma w_j exp(xi_j^2 / 2) / alpha.
 

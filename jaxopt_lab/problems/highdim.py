@@ -62,7 +62,8 @@ def rastrigin(z):
 def schaffer_f7(z):
     """F5 as the authors' code: ``(sum_i sqrt(s_i)(1 + sin^2(50 s_i^0.2)))^2 / (d - 1)``.
 
-    ``s_i = sqrt(z_i^2 + z_{i+1}^2)``, ``i = 1..d-1`` (see the spec on the normalisation).
+    ``s_i = sqrt(z_i^2 + z_{i+1}^2)``, ``i = 1..d-1``. The textbook form divides the sum by
+    ``d - 1`` before squaring; see docs/methods/dgs.md.
     """
     s = jnp.sqrt(z[:-1] ** 2 + z[1:] ** 2)
     r = jnp.sqrt(s)

@@ -129,7 +129,7 @@ def test_adadgs_is_monotone_and_follows_its_sigma_rule():
     d = 20
     f = lambda x: jnp.sum(x**2 - 10 * jnp.cos(2 * jnp.pi * x)) + 10 * d  # noqa: E731
     assert adadgs.Config(dim=d).line_points == 4  # floor(0.05 (M-1) d)
-    assert adadgs.Config(dim=2000).evals_per_step == 8400  # spec: 8 400 at 2000-D
+    assert adadgs.Config(dim=2000).evals_per_step == 8400  # (M-1) d + 0.05 (M-1) d, d = 2000
     # the default L = 4 trials at d = 20 are all longer than 0.7 l_max: use more here
     cfg = adadgs.Config(dim=d, num_line_points=60)
     m = adadgs.make(f, cfg)

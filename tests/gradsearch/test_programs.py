@@ -110,7 +110,7 @@ def test_task_data_match_definitions():
     for row, out in zip(np.asarray(shift.inputs), np.asarray(shift.targets)):
         c, u, v = row
         assert out.tolist() == ([c, v, u] if c else [c, u, v])
-    # search space sizes of spec §2 (log10)
+    # search space sizes (log10): (5 W^3)^G for each task's W and G
     sizes = {n: circuits.circuit(n).space.log10_size for n in circuits.CIRCUITS}
     np.testing.assert_allclose([sizes[n] for n in ("nand", "swap", "shift", "full_adder")],
                                [4.26, 6.39, 12.53, 22.37], atol=0.01)
