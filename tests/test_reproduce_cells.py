@@ -133,3 +133,103 @@ def test_judge_and_count():
     assert count(cells + [Cell("d", "open")]) == {"reproduced": 1, "explained": 1, "open": 2}
     with pytest.raises(ValueError, match="verdict"):
         Cell("e", "maybe")
+
+
+def record(folder, config, **columns):
+    """A saved run record in ``folder`` with one row per seed of ``columns``."""
+    columns = {k: np.asarray(v) for k, v in columns.items()}
+    size = len(next(iter(columns.values())))
+    RunRecord(folder, config).write_chunk(list(range(size)), columns)
+
+
+def verdicts(module, out):
+    return {c.name: c.verdict for c in module.cell_verdicts(out)}
+
+
+def test_sweep_check_cells_within_two_standard_errors(tmp_path):
+    from experiments import sweep_check as m
+
+    exact = {n: m.expected_best_sphere_2d(n) for n in m.BUDGETS}
+    trace = np.zeros((8, m.NUM_STEPS))
+    noise = np.tile([-1e-4, 1e-4], 4)
+    for n in m.BUDGETS:
+        shift = 1.0 if n == 64 else 0.0          # 1.0 is thousands of standard errors
+        trace[:, n // m.SAMPLES_PER_STEP - 1] = exact[n] + shift + noise
+    record(tmp_path / "sphere_2d", {}, best_f=trace[:, -1], trace=trace)
+    assert verdicts(m, tmp_path) == {"n = 16": "reproduced", "n = 64": "open",
+                                     "n = 256": "reproduced", "n = 1024": "reproduced"}
+
+
+def test_dgs_cells(tmp_path):
+    from experiments import dgs_benchmarks, dgs_cosine, dgs_groundwater, dgs_topology
+
+    # Table 1's DGS row: F1 0.163, F2 0.131, F3 0.065 (a diverged run never counts).
+    (tmp_path / "readings.json").write_text(json.dumps({
+        "paper/F1/eq9": [0.20, 0.01], "paper/F2/eq9": [0.30, 0.01],
+        "paper/F3/eq9": [0.07, 0.01], "paper/F3/diverged": [1.0, 0.0],
+        "raw/F1/eq9": [0.9, 0.0], "paper/F1/displacement": [0.9, 0.0]}))
+    assert verdicts(dgs_cosine, tmp_path) == {"F1": "reproduced", "F2": "open", "F3": "open"}
+    # Table 1's ES-Bpop row: F3 0.680, FD row: F1 0.201. Fig. 2: F3 DGS ahead of every
+    # baseline; F1 within 2x of the best.
+    for fid, method, best_f, cos in (("F3", "DGS", 1.0, 0.1), ("F3", "ES-Bpop", 2.0, 0.70),
+                                     ("F1", "DGS", 3.0, 0.1), ("F1", "FD", 1.0, 0.5)):
+        record(tmp_path / f"{fid}_{method}_d50", {"function": fid, "method": method,
+                                                 "dim": 50}, best_f=[best_f] * 2,
+               cos_dist=[cos] * 2)
+    assert verdicts(dgs_benchmarks, tmp_path) == {
+        "Table 1 ES-Bpop F3 (d=50)": "reproduced", "Table 1 FD F1 (d=50)": "open",
+        "Fig. 2 F1 (d=50)": "open", "Fig. 2 F3 (d=50)": "reproduced"}
+    water, bridge = tmp_path / "water", tmp_path / "bridge"
+    record(water / "dgs", {}, best_f=[1.0, 1.2])
+    record(water / "es", {}, best_f=[2.0, 2.0])
+    record(bridge / "dgs", {}, best_c=[3.0])
+    record(bridge / "fd", {}, best_c=[2.0])
+    assert verdicts(dgs_groundwater, water) == {"Fig. 7: DGS ends lowest": "reproduced"}
+    assert verdicts(dgs_topology, bridge) == {"Fig. 4: DGS-driven MMA ends lowest": "open"}
+    assert dgs_topology.cell_verdicts(tmp_path / "none") == []
+
+
+def test_bhs_periodic_and_dimension_cells(tmp_path):
+    from experiments import bhs_dimension, bhs_periodic
+
+    # Table 3.2, Egg-holder: periodic rho_c 1.8%, non-periodic rho_s 81.7%.
+    record(tmp_path / "Egg-holder" / "periodic" / "bh",
+           {"landscape": "Egg-holder", "boundary": "periodic", "method": "bh"},
+           rho=[1.8], runs=[100.0])
+    record(tmp_path / "Egg-holder" / "first" / "bhs",
+           {"landscape": "Egg-holder", "boundary": "first", "method": "bhs"},
+           rho=[20.0], runs=[100.0])
+    assert verdicts(bhs_periodic, tmp_path) == {"Egg-holder periodic ρ_c": "reproduced",
+                                                "Egg-holder non-periodic ρ_s": "open"}
+    # Fig. 3.4: BH finds x* up to d = 3, BH-S up to d = 11.
+    for d, method, successes in ((2, "bh", 1.0), (5, "bh", 1.0), (12, "bhs", 0.0)):
+        record(tmp_path / f"d{d:02d}" / method, {"dim": d, "method": method},
+               successes=[successes], runs=[10.0])
+    assert verdicts(bhs_dimension, tmp_path) == {"BH d=2": "reproduced", "BH d=5": "open",
+                                                 "BH-S d=12": "reproduced"}
+
+
+def test_gradsearch_circuits_and_dnf_cells(tmp_path):
+    from experiments import circuits, dnf
+
+    # Table 2: NAND GradSearch 35%, GradSearch+ 100%; Swap relaxation 'x' (0%); Shift blank.
+    for method, task, solved in (("gradsearch_plus", "nand", [True] * 16),
+                                 ("gradsearch", "nand", [True] * 16),
+                                 ("relaxation", "swap", [False] * 16),
+                                 ("gradsearch", "shift", [True] * 16)):
+        record(tmp_path / f"{method}_{task}", {}, solved=solved)
+    assert verdicts(circuits, tmp_path) == {"gradsearch_plus nand": "reproduced",
+                                            "gradsearch nand": "open",
+                                            "relaxation swap": "reproduced"}
+    record(tmp_path / "gradsearch_plus", {}, solved=[False, True])
+    assert verdicts(dnf, tmp_path) == {"GradSearch+ solves a DNF": "reproduced"}
+
+
+def test_maxent_speedup_cells_are_explained_outside_five_to_six(tmp_path):
+    from experiments import maxent_bfgs_vs_newton as m
+
+    (tmp_path / "table").mkdir()
+    (tmp_path / "table" / "summary.json").write_text(json.dumps({"rows": [
+        {"case": "a", "newton_s": 5.5, "bfgs_s": 1.0},
+        {"case": "b", "newton_s": 2.0, "bfgs_s": 1.0}]}))
+    assert verdicts(m, tmp_path) == {"a speed-up": "reproduced", "b speed-up": "explained"}
