@@ -66,7 +66,7 @@ def tally_cells(experiments: dict, out_root: Path, profile: str) -> dict[str, di
     for name, exp in experiments.items():
         row = papers.setdefault(exp.paper, {"cells": [], "counted": [], "no_run": [],
                                             "no_verdicts": []})
-        verdicts = getattr(importlib.import_module(exp.run.__module__), "cell_verdicts", None)
+        verdicts = getattr(importlib.import_module(f"experiments.{name}"), "cell_verdicts", None)
         out = out_root / name / profile
         if verdicts is None:
             row["no_verdicts"].append(name)

@@ -79,7 +79,8 @@ def test_counts_per_paper_from_saved_runs(saved_runs):
         "reproduced": 1, "explained": 0, "open": 1}
     assert papers["GradSearch"]["counted"] == ["parity_chain"]
     assert "circuits" in papers["GradSearch"]["no_run"]
-    assert "svg_program" in papers["GradSearch"]["no_verdicts"]
+    assert "svg_program" in papers["GradSearch"]["no_run"]
+    assert "bhs_tuning" in papers["BH-S"]["no_verdicts"]
 
 
 def test_a_paper_without_a_saved_run_says_so_instead_of_zero(saved_runs):
@@ -209,8 +210,8 @@ def test_bhs_periodic_and_dimension_cells(tmp_path):
                                                  "BH-S d=12": "reproduced"}
 
 
-def test_gradsearch_circuits_and_dnf_cells(tmp_path):
-    from experiments import circuits, dnf
+def test_gradsearch_circuits_dnf_and_svg_cells(tmp_path):
+    from experiments import circuits, dnf, svg_program
 
     # Table 2: NAND GradSearch 35%, GradSearch+ 100%; Swap relaxation 'x' (0%); Shift blank.
     for method, task, solved in (("gradsearch_plus", "nand", [True] * 16),
@@ -223,6 +224,8 @@ def test_gradsearch_circuits_and_dnf_cells(tmp_path):
                                             "relaxation swap": "reproduced"}
     record(tmp_path / "gradsearch_plus", {}, solved=[False, True])
     assert verdicts(dnf, tmp_path) == {"GradSearch+ solves a DNF": "reproduced"}
+    record(tmp_path / "gradsearch", {}, success=[False, False])
+    assert verdicts(svg_program, tmp_path) == {"GradSearch optimises the SVG program": "open"}
 
 
 def test_maxent_speedup_cells_are_explained_outside_five_to_six(tmp_path):
