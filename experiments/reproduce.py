@@ -16,7 +16,6 @@ command exit with status 1 after the others have run.
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import sys
 import time
@@ -66,7 +65,10 @@ def tally_cells(experiments: dict, out_root: Path, profile: str) -> dict[str, di
     for name, exp in experiments.items():
         row = papers.setdefault(exp.paper, {"cells": [], "counted": [], "no_run": [],
                                             "no_verdicts": []})
-        verdicts = getattr(importlib.import_module(f"experiments.{name}"), "cell_verdicts", None)
+        # discover() imported experiments/<name>.py; an experiment made elsewhere (a test's)
+        # is looked up where its run function is defined.
+        module = sys.modules.get(f"experiments.{name}") or sys.modules.get(exp.run.__module__)
+        verdicts = getattr(module, "cell_verdicts", None)
         out = out_root / name / profile
         if verdicts is None:
             row["no_verdicts"].append(name)
