@@ -8,9 +8,10 @@ Each experiment writes its results under ``<out-root>/<name>/<profile>/`` (resum
 re-run skips finished seeds) and returns a Markdown section; this script assembles the
 sections, grouped by paper, with the paper's numbers beside ours, and copies the figures
 to ``docs/figures/``. The document opens with a count per paper of the published cells
-reproduced within tolerance, explained and open (:func:`tally_cells`). With ``--only``, just those experiments run and the document shows
-the latest saved run of every other one. An experiment that fails is reported in the document and makes the
-command exit with status 1 after the others have run.
+reproduced within tolerance, explained and open (:func:`tally_cells`). With ``--only``,
+just those experiments run and the document shows the latest saved run of every other one.
+An experiment that fails is reported in the document and makes the command exit with
+status 1 after the others have run.
 """
 
 from __future__ import annotations
