@@ -20,10 +20,14 @@ docs/benchmarks/bhs.md).
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import jax
 
 from experiments.bhs_common import Runner, fmt, record_cell
-from experiments.common import Experiment, main, markdown_table
+from experiments.cells import Cell, judge, load_record
+from experiments.common import Experiment, load_targets, main, markdown_table
 from jaxopt_lab.basin_hopping import hybrid, std_from_variance
 from jaxopt_lab.problems import landscapes
 
@@ -154,6 +158,26 @@ def _figure(ctx, results):
     fig.tight_layout()
     fig.savefig(ctx.figure("fig_3_4"), dpi=120)
     plt.close(fig)
+
+
+def cell_verdicts(out: Path) -> list[Cell]:
+    """Fig. 3.4's points, as the paper states them: at each d that ran, whether BH (up to
+    d = 3) and BH-S (up to d = 11) find x* at least once."""
+    target = load_targets("bhs_dimension")
+    last = {"bh": target["bh_max_dim_with_success"],
+            "bhs": target["bhs_max_dim_with_success"]}
+    cells = []
+    for folder in sorted(out.glob("d*/bh*")):
+        data = load_record(folder)
+        if folder.name not in last or data is None or not len(data.get("successes", ())):
+            continue
+        d = json.loads((folder / "config.json").read_text())["dim"]
+        found, expected = data["successes"][-1] > 0, d <= last[folder.name]
+        cells.append(judge(f"{'BH' if folder.name == 'bh' else 'BH-S'} d={d}",
+                           found == expected, {},
+                           f"found x*: {'yes' if found else 'no'}, paper: "
+                           f"{'yes' if expected else 'no'}"))
+    return cells
 
 
 EXPERIMENT = Experiment(name="bhs_dimension", paper="BH-S",

@@ -20,12 +20,15 @@ the section ends with a per-landscape account of every gap outside the ±5-point
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
 import jax
 
 from experiments.bhs_common import Runner, fmt, record_cell, scipy_cell
-from experiments.common import Experiment, main, markdown_table
+from experiments.cells import Cell, judge, load_record, rate_within_2se
+from experiments.common import Experiment, load_targets, main, markdown_table
 from jaxopt_lab.basin_hopping import LBFGSConfig, hybrid, std_from_variance
 from jaxopt_lab.problems import landscapes
 
@@ -336,6 +339,41 @@ def _figure(ctx, ours, targets) -> str:
     plt.close(fig)
     return "Quadrant of each landscape (ours; the paper puts Egg-holder, Modified Rosenbrock, " \
            "Damavandi, Schwefel in I and Mishra-03, Whitley in III): " + "; ".join(lines) + "."
+
+
+#: Cells outside the tolerance whose mechanism the report's list gives (not its unexplained).
+EXPLAINED = {
+    "Cross in Tray ρ_s": "flat minimum: L-BFGS stops on ftol before the 1e-5 ball",
+    "Egg-holder ρ_s": "the faithful NumPy/SciPy BH-S exceeds the paper too",
+    "Modified Rosenbrock ρ_c": "the paper's settings differ between Tables 5.1 and 3.2",
+    "Modified Rosenbrock ρ_s": "the faithful NumPy/SciPy BH-S gives 100% too",
+    **{f"{name} {column}": why for column in ("ρ_c", "ρ_s") for name, why in (
+        ("Cross Leg Table", "minimisers are both axes; no reading gives the paper's value"),
+        ("Keane", "the paper counts one of the two symmetric minimisers (readings table)"),
+        ("Mishra-03", "x* on a cusp: the 1e-5 ball is unreachable; the f-gap rule matches"),
+        ("Whitley", "the notebook scores its own stopping point; the f-gap rule matches"))},
+}
+
+
+def cell_verdicts(out: Path) -> list[Cell]:
+    """Table 5.1's reliabilities ρ_c (BH) and ρ_s (BH-S), within 2 standard errors."""
+    rows = load_targets("bhs_landscapes")["rows"]
+    cells = []
+    for folder in sorted(p for p in out.glob("*/bh*") if p.name in ("bh", "bhs")):
+        data = load_record(folder)
+        if data is None or not len(data.get("rho", ())):
+            continue
+        config = json.loads((folder / "config.json").read_text())
+        target = rows.get(config["landscape"])
+        if target is None:
+            continue
+        ours, runs = float(data["rho"][-1]), int(data["runs"][-1])
+        column = "ρ_c" if config["method"] == "bh" else "ρ_s"
+        paper = target["rho_c" if column == "ρ_c" else "rho_s"]
+        within = runs > 0 and rate_within_2se(ours, paper, runs)
+        cells.append(judge(f"{config['landscape']} {column}", within, EXPLAINED,
+                           f"{ours:.1f}% over {runs} runs vs {paper}%"))
+    return cells
 
 
 EXPERIMENT = Experiment(name="bhs_landscapes", paper="BH-S",

@@ -10,12 +10,15 @@ serves all six landscapes and both methods.
 
 from __future__ import annotations
 
+import json
 import zlib
+from pathlib import Path
 
 import jax
 
 from experiments.bhs_common import Runner, fmt, record_cell
-from experiments.common import Experiment, main, markdown_table
+from experiments.cells import Cell, judge, load_record, rate_within_2se
+from experiments.common import Experiment, load_targets, main, markdown_table
 from jaxopt_lab.basin_hopping import hybrid, std_from_variance
 from jaxopt_lab.problems import landscapes
 
@@ -85,6 +88,28 @@ def run(args, ctx) -> str:
         f"L-BFGS-B's Moré–Thuente line search (the default; with tol = 1e-3 a cruder "
         f"search can stop Modified Rosenbrock's BH-S outside the 1e-5 ball).",
         "", markdown_table(headers, rows)])
+
+
+def cell_verdicts(out: Path) -> list[Cell]:
+    """Table 3.2's reliabilities ρ_c (BH) and ρ_s (BH-S) per boundary mode, within 2
+    standard errors."""
+    paper = {(r[0], r[1]): r[2:] for r in load_targets("bhs_periodic")["rows"]}
+    labels = {"periodic": "periodic", "first": "non-periodic"}
+    cells = []
+    for folder in sorted(out.glob("*/*/bh*")):
+        data = load_record(folder)
+        if folder.name not in ("bh", "bhs") or data is None or not len(data.get("rho", ())):
+            continue
+        config = json.loads((folder / "config.json").read_text())
+        row = paper.get((config["landscape"], labels.get(config["boundary"])))
+        if row is None:
+            continue
+        column, target = ("ρ_c", row[0]) if config["method"] == "bh" else ("ρ_s", row[2])
+        ours, runs = float(data["rho"][-1]), int(data["runs"][-1])
+        cells.append(judge(f"{config['landscape']} {labels[config['boundary']]} {column}",
+                           runs > 0 and rate_within_2se(ours, target, runs), {},
+                           f"{ours:.1f}% over {runs} runs vs {target}%"))
+    return cells
 
 
 EXPERIMENT = Experiment(name="bhs_periodic", paper="BH-S",

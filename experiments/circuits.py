@@ -24,12 +24,14 @@ dominating every estimate by a factor 1e7).
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from experiments.common import Experiment, main, markdown_table
+from experiments.cells import Cell, judge, load_record, rate_within_2se
+from experiments.common import Experiment, load_targets, main, markdown_table
 from jaxopt_lab.core import run
 from jaxopt_lab.gradsearch import gradsearch, random_start, relaxation, steps_to_solution
 from jaxopt_lab.problems import circuit_z3, circuits
@@ -283,6 +285,25 @@ def run_experiment(args, ctx) -> str:
         "circuit, checked in tests/gradsearch/test_circuit_synthesis.py). Wall times are "
         "those of the machine that ran this report, not comparable with the paper's; Z3 "
         "times here use our own direct encoding, not TerpreT's SMT back-end.\n")
+
+
+def cell_verdicts(out: Path) -> list[Cell]:
+    """Table 2's success rates (relaxation, GradSearch, GradSearch+), ours within 2 standard
+    errors; the paper's 'x' (not solved in 1 h) is 0%, its blanks are not cells."""
+    targets = load_targets("gradsearch_table2")
+    cells = []
+    for method in ("relaxation", "gradsearch", "gradsearch_plus"):
+        for i, task in enumerate(targets["tasks"]):
+            paper, folder = targets[method][i], out / f"{method}_{task}"
+            data = load_record(folder)
+            if paper is None or data is None or not len(data.get("solved", ())):
+                continue
+            paper_pct = 0.0 if paper == "x" else float(paper.split("/")[-1].strip(" %"))
+            ours = 100.0 * np.mean(data["solved"].astype(bool))
+            cells.append(judge(f"{method} {task}",
+                               rate_within_2se(ours, paper_pct, len(data["solved"])), {},
+                               f"{ours:.0f}% vs {paper_pct:.0f}%"))
+    return cells
 
 
 EXPERIMENT = Experiment(name="circuits", paper="GradSearch",

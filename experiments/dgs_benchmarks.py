@@ -11,11 +11,13 @@ and docs/benchmarks/dgs.md for the hyper-parameters we had to choose.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 
 from experiments import dgs_methods as dm
-from experiments.common import Experiment, main, markdown_table
+from experiments.cells import Cell, judge, load_record
+from experiments.common import Experiment, load_targets, main, markdown_table
 from jaxopt_lab.sweeps import sweep
 
 FUNCTION_IDS = ("F1", "F2", "F3", "F4", "F5", "F6")
@@ -290,6 +292,35 @@ def run(args, ctx) -> str:
         ctx.figure_markdown(fig_name, "Figure 2: best loss vs evaluations, mean ± 3 std"),
     ]
     return "\n".join(parts)
+
+
+def cell_verdicts(out: Path) -> list[Cell]:
+    """Table 1's baseline rows (cosine distance within ±0.1; the DGS row is ``dgs_cosine``'s)
+    and Figure 2's per-function claims (F3-F5: DGS ahead of every baseline run; F1, F2:
+    within 2x of the best), from the saved cells of each dimension."""
+    paper = load_targets("dgs_table1")["cosine_distance"]
+    means, cells = {}, []
+    for folder in sorted(out.glob("F*_*_d*")):
+        data = load_record(folder)
+        if data is None or not len(data.get("best_f", ())):
+            continue
+        config = json.loads((folder / "config.json").read_text())
+        fid, m, dim = config["function"], config["method"], config["dim"]
+        means[dim, fid, m] = _mean_std(data["best_f"])[0]
+        ref = paper.get(PAPER_ROW.get(m, ""))
+        if ref is not None and m != "DGS":
+            mu, want = _mean_std(data["cos_dist"])[0], ref["mean"][FUNCTION_IDS.index(fid)]
+            cells.append(judge(f"Table 1 {m} {fid} (d={dim})", abs(mu - want) <= 0.1, {},
+                               f"{mu:.3f} vs {want:.3f}"))
+    for dim, fid in sorted({(d, f) for d, f, _ in means}):
+        dgs = means.get((dim, fid, "DGS"), np.nan)
+        others = [v for (d, f, m), v in means.items() if (d, f) == (dim, fid) and m != "DGS"]
+        if fid not in ("F1", "F2", "F3", "F4", "F5") or not others or not np.isfinite(dgs):
+            continue
+        ratio = dgs / max(min(others), 1e-30)
+        met = ratio < 1 if fid in ("F3", "F4", "F5") else ratio <= 2
+        cells.append(judge(f"Fig. 2 {fid} (d={dim})", met, {}, f"DGS/best baseline {ratio:.3g}"))
+    return cells
 
 
 EXPERIMENT = Experiment(name="dgs_benchmarks", paper="DGS",

@@ -39,12 +39,14 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from experiments.common import Experiment, main, markdown_table
+from experiments.cells import Cell, judge
+from experiments.common import Experiment, load_targets, main, markdown_table
 from jaxopt_lab.dgs.estimator import positive_nodes
 from jaxopt_lab.problems import highdim as hd
 
@@ -257,6 +259,26 @@ def run(args, ctx) -> str:
         "",
         verdict,
     ])
+
+
+def cell_verdicts(out: Path) -> list[Cell]:
+    """Table 1's DGS row: the Eq. 9 reading of the paper variant within ±0.1, per function
+    (a diverged run's reading is not counted as reproduced)."""
+    path = out / "readings.json"
+    if not path.exists():
+        return []
+    readings = json.loads(path.read_text())
+    targets = load_targets("dgs_table1")["cosine_distance"]["DGS"]["mean"]
+    cells = []
+    for key, (mean, _) in readings.items():
+        variant, fid, name = key.split("/")
+        if variant != "paper" or name != "eq9":
+            continue
+        ref = targets[FUNCTION_IDS.index(_base(fid))]
+        diverged = readings.get(f"{variant}/{fid}/diverged", [0.0])[0] > 0
+        cells.append(judge(fid, abs(mean - ref) <= 0.1 and not diverged, {},
+                           f"{mean:.3f} vs {ref:.3f}" + (" (diverged)" if diverged else "")))
+    return cells
 
 
 EXPERIMENT = Experiment(name="dgs_cosine", paper="DGS",

@@ -21,11 +21,13 @@ the grid (quick 16 x 16, paper 64 x 64).
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from experiments.cells import Cell, judge, load_record
 from experiments.common import Experiment, main, markdown_table
 from jaxopt_lab.core import run as run_method
 from jaxopt_lab.problems import groundwater as G
@@ -228,6 +230,20 @@ def _report(ctx, problem, methods, results, times, steps) -> str:
             f"its ranking is shown.\n\n{table}{verdict}\n\n"
             f"{ctx.figure_markdown('loss', 'loss vs evaluations')}\n\n"
             f"{ctx.figure_markdown('fields', 'recovered ln K beside the truth')}\n")
+
+
+def cell_verdicts(out: Path) -> list[Cell]:
+    """Figure 7's claim: DGS ends below every baseline that ran (mean best loss over starts)."""
+    finals = {}
+    for folder in sorted(out.iterdir()) if out.exists() else []:
+        data = load_record(folder) if folder.is_dir() else None
+        if data is not None and len(data.get("best_f", ())):
+            finals[folder.name] = float(np.mean(data["best_f"]))
+    if "dgs" not in finals or len(finals) < 2:
+        return []
+    holds = all(finals["dgs"] < v for m, v in finals.items() if m != "dgs")
+    return [judge("Fig. 7: DGS ends lowest", holds, {},
+                  ", ".join(f"{m} {v:.3g}" for m, v in finals.items()))]
 
 
 EXPERIMENT = Experiment(name="dgs_groundwater", paper="DGS",

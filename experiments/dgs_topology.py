@@ -31,11 +31,13 @@ from __future__ import annotations
 
 import functools
 import time
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from experiments.cells import Cell, judge, load_record
 from experiments.common import Experiment, main, markdown_table
 from jaxopt_lab.dgs import sources
 from jaxopt_lab.problems import topology as T
@@ -318,6 +320,21 @@ def _report(ctx, problem, methods, results, times, num_iters, dgs_note="") -> st
             f"(`--profile paper`). {dgs_note}\n\n{table}{verdict}\n\n"
             f"{ctx.figure_markdown('loss', 'compliance vs MMA evaluations')}\n\n"
             f"{ctx.figure_markdown('designs', 'best final design per method')}\n")
+
+
+def cell_verdicts(out: Path) -> list[Cell]:
+    """Figure 4's claim: DGS-driven MMA ends below FD-, ES- and Nesterov-driven MMA (mean final
+    compliance over starts)."""
+    finals = {}
+    for m in ("dgs", "fd", "es", "nesterov"):
+        data = load_record(out / m)
+        if data is not None and len(data.get("best_c", ())):
+            finals[m] = float(np.mean(data["best_c"]))
+    if "dgs" not in finals or len(finals) < 2:
+        return []
+    holds = all(finals["dgs"] < v for m, v in finals.items() if m != "dgs")
+    return [judge("Fig. 4: DGS-driven MMA ends lowest", holds, {},
+                  ", ".join(f"{m} {v:.4g}" for m, v in finals.items()))]
 
 
 EXPERIMENT = Experiment(name="dgs_topology", paper="DGS",

@@ -9,11 +9,14 @@ BFGS part. The rule is fixed per case (T, sigma) so that both solve the same dis
 
 from __future__ import annotations
 
+import json
 import time
+from pathlib import Path
 
 import numpy as np
 
-from experiments.common import Experiment, main, markdown_table
+from experiments.cells import Cell, judge
+from experiments.common import Experiment, load_targets, main, markdown_table
 from jaxopt_lab import maxent
 from jaxopt_lab.maxent.cases import make_case
 
@@ -83,6 +86,26 @@ def run(args, ctx) -> str:
         "docs/benchmarks/maxent.md). The review's 5-6x also credits the alpha rescaling, "
         "which both of our variants use.",
     ])
+
+
+#: Why our speed-up differs from the review's 5-6x (the report's mechanism).
+SPEEDUP_MECHANISM = ("a reorthonormalisation costs about one BFGS line-search trial here "
+                     "(one tensor-product pass), so BFGS saves little by avoiding them")
+
+
+def cell_verdicts(out: Path) -> list[Cell]:
+    """Section 7's 'typically 5-6x' speed-up of BFGS over Newton, per case that ran."""
+    path = out / "table" / "summary.json"
+    if not path.exists():
+        return []
+    target = load_targets("maxent_envelope")["bfgs_speedup_over_newton"]
+    cells = []
+    for row in json.loads(path.read_text())["rows"]:
+        speedup = row["newton_s"] / row["bfgs_s"]
+        name = f"{row['case']} speed-up"
+        cells.append(judge(name, target["low"] <= speedup <= target["high"],
+                           {name: SPEEDUP_MECHANISM}, f"{speedup:.2f}x"))
+    return cells
 
 
 EXPERIMENT = Experiment(name="maxent_bfgs_vs_newton", paper="MaxEnt",

@@ -8,11 +8,14 @@ moment error (refined rule, standardised frame) and the relative L2 multiplier e
 
 from __future__ import annotations
 
+import json
 import time
+from pathlib import Path
 
 import numpy as np
 
-from experiments.common import Experiment, main, markdown_table
+from experiments.cells import Cell, judge
+from experiments.common import Experiment, load_targets, main, markdown_table
 from jaxopt_lab import maxent
 from jaxopt_lab.maxent.cases import BEYOND, ENVELOPE, make_case
 
@@ -85,6 +88,19 @@ def run(args, ctx) -> str:
         "docs/benchmarks/maxent.md); 5d4_quartic replaces that factor by a quartic one.",
         markdown_table(headers, rows),
     ])
+
+
+def cell_verdicts(out: Path) -> list[Cell]:
+    """Section 10's envelope (2D-8, 3D-6, 4D-4 are solved): each envelope case that ran meets
+    the report's target (converged, moment error <= 1e-6, multipliers within 1e-4)."""
+    path = out / "table" / "summary.json"
+    if not path.exists():
+        return []
+    envelope = load_targets("maxent_envelope")["envelope"]
+    return [judge(row["case"], bool(row["meets_target"]), {},
+                  f"{row['result']}, moment error {row['moment_error']:.1e}")
+            for row in json.loads(path.read_text())["rows"]
+            if f"{row['dim']}d{row['order']}" in envelope]
 
 
 EXPERIMENT = Experiment(name="maxent_envelope", paper="MaxEnt",

@@ -13,11 +13,15 @@ the move estimates).
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import jax
 import numpy as np
 
 import jaxopt_lab
-from experiments.common import Experiment, main, markdown_table
+from experiments.cells import Cell, judge, load_record, rate_within_2se
+from experiments.common import Experiment, load_targets, main, markdown_table
 from jaxopt_lab.core import run
 from jaxopt_lab.gradsearch import (bop, gradsearch, random_start, relaxation, ste,
                                    steps_to_solution)
@@ -165,6 +169,27 @@ def _figure(ctx, results, ks, methods, targets) -> str:
     fig.savefig(ctx.figure("parity_success"), dpi=100)
     plt.close(fig)
     return ctx.figure_markdown("parity_success", "success rate against chain length")
+
+
+def cell_verdicts(out: Path) -> list[Cell]:
+    """Table 1's success rates: ours within 2 standard errors of the paper's, per method and K."""
+    targets = load_targets("gradsearch_table1")
+    cells = []
+    for folder in sorted(out.glob("*_K*")):
+        config_path = folder / "config.json"
+        data = load_record(folder) if config_path.exists() else None
+        if data is None or not len(data.get("solved", ())):
+            continue
+        config = json.loads(config_path.read_text())
+        row, k = targets["rows"].get(config["method"]), config["K"]
+        if row is None or k not in targets["K"]:
+            continue
+        paper = row["success"][targets["K"].index(k)]
+        ours = 100.0 * np.mean(data["solved"].astype(bool))
+        cells.append(judge(f"{config['method']} K={k}",
+                           rate_within_2se(ours, paper, len(data["solved"])), {},
+                           f"{ours:.0f}% vs {paper}%"))
+    return cells
 
 
 EXPERIMENT = Experiment(name="parity_chain", paper="GradSearch",

@@ -7,9 +7,11 @@
 Each experiment writes its results under ``<out-root>/<name>/<profile>/`` (resumable: a
 re-run skips finished seeds) and returns a Markdown section; this script assembles the
 sections, grouped by paper, with the paper's numbers beside ours, and copies the figures
-to ``docs/figures/``. With ``--only``, just those experiments run and the document shows
-the latest saved run of every other one. An experiment that fails is reported in the document and makes the
-command exit with status 1 after the others have run.
+to ``docs/figures/``. The document opens with a count per paper of the published cells
+reproduced within tolerance, explained and open (:func:`tally_cells`). With ``--only``,
+just those experiments run and the document shows the latest saved run of every other one.
+An experiment that fails is reported in the document and makes the command exit with
+status 1 after the others have run.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import time
 import traceback
 from pathlib import Path
 
+from experiments.cells import VERDICTS, count
 from experiments.common import PROFILES, REPO_ROOT, copy_figures, discover, is_usage_error, main
 
 PAPERS = {
@@ -45,12 +48,73 @@ def experiments_of_paper(experiments: dict, paper: str) -> list[str]:
     return [name for name, exp in experiments.items() if _paper_key(exp.paper) == wanted]
 
 
-def build_document(profile: str, sections: list[tuple]) -> str:
+def paper_anchor(paper: str) -> str:
+    """The id of a paper's section in docs/reproduction.md, e.g. ``paper-bhs``."""
+    return "paper-" + _paper_key(paper)
+
+
+def tally_cells(experiments: dict, out_root: Path, profile: str) -> dict[str, dict]:
+    """Per paper, the verdicts of the published cells in the experiments' saved runs.
+
+    Each experiment whose module defines ``cell_verdicts(out)`` is judged on its saved run in
+    ``out_root/<name>/<profile>/`` (one with a ``report.json``). Returns ``{paper: {
+    "reproduced": n, "explained": n, "open": n, "counted": [names], "no_run": [names],
+    "no_verdicts": [names]}}`` in report order; the counts are ``None`` when no experiment
+    of the paper was counted.
+    """
+    papers: dict[str, dict] = {}
+    for name, exp in experiments.items():
+        row = papers.setdefault(exp.paper, {"cells": [], "counted": [], "no_run": [],
+                                            "no_verdicts": []})
+        # discover() imported experiments/<name>.py; an experiment made elsewhere (a test's)
+        # is looked up where its run function is defined.
+        module = sys.modules.get(f"experiments.{name}") or sys.modules.get(exp.run.__module__)
+        verdicts = getattr(module, "cell_verdicts", None)
+        out = out_root / name / profile
+        if verdicts is None:
+            row["no_verdicts"].append(name)
+        elif not (out / "report.json").exists():
+            row["no_run"].append(name)
+        else:
+            row["cells"] += verdicts(out)
+            row["counted"].append(name)
+    for row in papers.values():
+        totals = count(row.pop("cells"))
+        row.update(totals if row["counted"] else dict.fromkeys(VERDICTS))
+    return papers
+
+
+def glance_table(papers: dict[str, dict]) -> list[str]:
+    """Markdown lines: the tolerance rule and one row of counts per paper."""
+    lines = [
+        "Tolerance: a rate is reproduced when ours lies within 2 standard errors of the "
+        "paper's; the cosine distances of the DGS paper's Table 1 within ±0.1; other "
+        "numbers as the paper states them. A cell outside the tolerance is *explained* when "
+        "its section gives the mechanism of the discrepancy, *open* otherwise. Counts are "
+        "computed from the saved runs by each experiment's `cell_verdicts`; with the quick "
+        "profile's reduced sizes, many cells are not expected to match.",
+        "",
+        "| paper | reproduced | explained | open | counted from | not counted |",
+        "|---|---|---|---|---|---|",
+    ]
+    for paper, row in papers.items():
+        link = f"[{paper}](#{paper_anchor(paper)})"
+        nums = ["—" if row[v] is None else str(row[v]) for v in VERDICTS]
+        missing = ([f"`{n}` (no saved run)" for n in row["no_run"]]
+                   + [f"`{n}` (no per-cell verdicts)" for n in row["no_verdicts"]])
+        counted = ", ".join(f"`{n}`" for n in row["counted"]) or "no saved run"
+        lines.append(f"| {link} | {' | '.join(nums)} | {counted} | "
+                     f"{', '.join(missing) or '—'} |")
+    return lines
+
+
+def build_document(profile: str, sections: list[tuple], papers: dict | None = None) -> str:
     """``sections``: ``(experiment, status, seconds, markdown)`` in report order."""
     total = sum(seconds for _, _, seconds, _ in sections if seconds)
     lines = [
         "# Reproduction: the papers' numbers beside ours",
         "",
+        *(glance_table(papers) + [""] if papers else []),
         f"Built by `python -m experiments.reproduce --profile {profile}` from each "
         f"experiment's latest run (sum of wall times {total / 60:.1f} min on the machine that "
         "ran them). Each section names the command that made it; results and run records "
@@ -70,7 +134,8 @@ def build_document(profile: str, sections: list[tuple]) -> str:
     for exp, status, seconds, text in sections:
         if exp.paper != current:
             current = exp.paper
-            lines += ["", f"## {PAPERS.get(exp.paper, exp.paper)}"]
+            lines += ["", f"<a id=\"{paper_anchor(exp.paper)}\"></a>",
+                      f"## {PAPERS.get(exp.paper, exp.paper)}"]
         lines += ["", f"<a id=\"{exp.name.replace('_', '-')}\"></a>",
                   f"### {exp.title} (`{exp.name}`)", "", text.rstrip()]
     return "\n".join(lines) + "\n"
@@ -166,7 +231,8 @@ def run_all(argv=None) -> int:
 
     args.docs.mkdir(parents=True, exist_ok=True)
     target = args.docs / "reproduction.md"
-    target.write_text(build_document(args.profile, sections))
+    papers = tally_cells(experiments, args.out_root, args.profile)
+    target.write_text(build_document(args.profile, sections, papers))
     print(f"wrote {target}", file=sys.stderr)
     if failed:
         print(f"failed: {failed}", file=sys.stderr)

@@ -11,10 +11,12 @@ sweep's mean over seeds must agree with it to within its standard error. This ex
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import jax.numpy as jnp
 import numpy as np
 
+from experiments.cells import Cell, judge, load_record
 from experiments.common import Experiment, main, markdown_table, standard_error, z_verdict
 from jaxopt_lab import quadrature, random_search, run
 
@@ -82,6 +84,21 @@ def report(trace, chunk_size: int) -> str:
         + markdown_table(["evaluations n", "exact E[best]", "ours: mean best", "std. error", "z"],
                          rows)
     )
+
+
+def cell_verdicts(out: Path) -> list[Cell]:
+    """Each budget's mean best value against the exact expectation, within 2 standard errors."""
+    data = load_record(out / "sphere_2d")
+    if data is None:
+        return []
+    trace = data["trace"].astype(np.float64)
+    cells = []
+    for n in BUDGETS:
+        values = trace[:, n // SAMPLES_PER_STEP - 1]
+        z = (values.mean() - expected_best_sphere_2d(n)) / (
+            values.std(ddof=1) / math.sqrt(len(values)))
+        cells.append(judge(f"n = {n}", abs(z) <= 2.0, {}, f"z = {z:+.2f}"))
+    return cells
 
 
 EXPERIMENT = Experiment(

@@ -65,12 +65,14 @@ def params(lower, upper, *, sigma=None, temperature=0.0, patience=50, tol=None,
     """Builds :class:`Params` (the fields are documented on :class:`~._settings.Params`).
 
     Args:
-      lower, upper: the box.
+      lower: the box's lower corner.
+      upper: the box's upper corner.
       sigma: standard deviation of ``W``; default 5% of the box's largest width.
       temperature: ``T`` (the paper's BH-S: 0).
       patience: SciPy's ``niter_success`` (the paper: 50).
       tol: sets ``ftol`` and ``gtol`` both (SciPy's ``minimize(tol=...)``).
-      ftol, gtol: L-BFGS-B's defaults.
+      ftol: L-BFGS-B's default relative reduction tolerance.
+      gtol: L-BFGS-B's default projected-gradient tolerance.
       dtype: floating dtype of the numbers.
     """
     return _settings.make_params(lower, upper, sigma=sigma, temperature=temperature,

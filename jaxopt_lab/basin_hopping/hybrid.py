@@ -60,14 +60,16 @@ class Params(NamedTuple):
     """Numeric hyper-parameters (arrays: changing values never recompiles).
 
     Attributes:
-      lower, upper: ``[dim]`` (or ``[]``) the box, ``lower < upper``.
+      lower: ``[dim]`` (or ``[]``) the box, ``lower < upper``.
+      upper: the box's upper corner.
       sigma_walk: ``[]`` standard deviation of the random-walk step, > 0.
       sigma_skip: ``[]`` standard deviation of the skipping chain's ``W``, > 0.
       ratio: ``[]`` int32 the alternation ``m != 0`` (see the module docstring).
       temperature: ``[]`` Metropolis temperature ``T >= 0``.
       patience: ``[]`` int32, a run ends after ``patience + 1`` non-improving
         perturbations.
-      ftol, gtol: ``[]`` the local minimiser's tolerances (L-BFGS-B's meaning).
+      ftol: ``[]`` the local minimiser's relative reduction tolerance (L-BFGS-B's meaning).
+      gtol: ``[]`` its projected-gradient tolerance (L-BFGS-B's meaning).
     """
 
     lower: jax.Array
@@ -87,7 +89,8 @@ def params(lower, upper, *, sigma_skip=None, sigma_walk=None, ratio=2, temperatu
     """Builds :class:`Params`.
 
     Args:
-      lower, upper: the box.
+      lower: the box's lower corner.
+      upper: the box's upper corner.
       sigma_skip: the skipping chain's standard deviation; default 5% of the box's largest
         width.
       sigma_walk: the walk's standard deviation; default ``sigma_skip``. (The authors'
@@ -97,7 +100,8 @@ def params(lower, upper, *, sigma_skip=None, sigma_walk=None, ratio=2, temperatu
       temperature: ``T`` (the paper: 1).
       patience: SciPy's ``niter_success`` (the paper: 50).
       tol: sets ``ftol`` and ``gtol`` both (SciPy's ``minimize(tol=...)``).
-      ftol, gtol: L-BFGS-B's defaults.
+      ftol: L-BFGS-B's default relative reduction tolerance.
+      gtol: L-BFGS-B's default projected-gradient tolerance.
       dtype: floating dtype of the numbers.
     """
     common = _settings.common_params(lower, upper, temperature=temperature, patience=patience,

@@ -109,7 +109,8 @@ def start(f0, g0, step0, step_max, aux0) -> SearchState:
     """A new search from ``phi(0) = f0``, ``phi'(0) = g0 < 0``, first trial ``step0``.
 
     Args:
-      f0, g0: ``[]`` value and slope at ``t = 0``.
+      f0: ``[]`` value at ``t = 0``.
+      g0: ``[]`` slope at ``t = 0``.
       step0: ``[]`` first trial step, ``0 < step0``; it is capped at ``step_max``.
       step_max: ``[]`` largest step.
       aux0: caller's data at ``t = 0`` (returned by :func:`outcome` if nothing better).
@@ -284,8 +285,16 @@ def search(phi: Callable, f0, g0, step0, step_max, aux0=None, *, ftol=1e-3, gtol
 
     Args:
       phi: ``phi(t) -> (f, g, aux)``: value, slope and the caller's data at step ``t``.
-      f0, g0, step0, step_max, aux0: see :func:`start` (``aux0`` defaults to ``g0``).
-      ftol, gtol, xtol, step_min, max_evals: see the module docstring.
+      f0: see :func:`start` (``aux0`` defaults to ``g0``).
+      g0: see ``f0``.
+      step0: see ``f0``.
+      step_max: see ``f0``.
+      aux0: see ``f0``.
+      ftol: see the module docstring.
+      gtol: ``[]`` its projected-gradient tolerance (L-BFGS-B's meaning).
+      xtol: see ``ftol``.
+      step_min: see ``ftol``.
+      max_evals: see ``ftol``.
 
     Returns:
       ``(result, final_state)``; ``final_state.num_evals`` counts the trials.

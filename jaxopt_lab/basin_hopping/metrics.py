@@ -113,7 +113,8 @@ def success_test(problem: Problem, *, radius: float = 1e-5, rule: str = "ball",
 
     Args:
       problem: the problem (its minimisers and minimum).
-      radius, rule: the position test: ``"ball"`` or ``"set"`` (the latter needs a
+      radius: the position test's radius.
+      rule: the position test: ``"ball"`` or ``"set"`` (the latter needs a
         ``problem.set_distance`` that accepts JAX arrays, as the landscapes' does).
       f_tol: the f-gap rule's relative tolerance.
 

@@ -42,7 +42,8 @@ def minimize(objective: Callable[[jax.Array], jax.Array], lower, upper, *,
 
     Args:
       objective: ``f(x[dim]) -> []``, differentiable (the local minimiser's gradient).
-      lower, upper: ``[dim]`` the box (scalars with ``dim``).
+      lower: ``[dim]`` the box (scalars with ``dim``).
+      upper: the box's upper corner.
       method: ``"bh"``, ``"bhs"`` (default) or ``"hybrid"``.
       num_chains: chains, each from a uniform start.
       num_steps: steps per chain (a step is one perturbation and local minimisation; a

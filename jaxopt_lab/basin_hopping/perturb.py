@@ -78,7 +78,8 @@ def random_walk(key: jax.Array, x: jax.Array, sigma: jax.Array, lower: jax.Array
       key: PRNG key.
       x: ``[dim]`` current point.
       sigma: ``[]`` standard deviation of each coordinate of ``W``.
-      lower, upper: ``[dim]`` box.
+      lower: ``[dim]`` box.
+      upper: the box's upper corner.
       periodic: wrap ``Y`` into the box (else the local minimiser projects it).
 
     Returns:
@@ -127,7 +128,8 @@ def skipping_chain(key: jax.Array, x: jax.Array, fx: jax.Array,
       fx: ``[]`` its value ``f(X_n)`` (the sublevel threshold; the test is strict).
       objective: ``f(x[dim]) -> []``.
       sigma: ``[]`` standard deviation of the Gaussian ``W`` (direction and first radius).
-      lower, upper: ``[dim]`` box.
+      lower: ``[dim]`` box.
+      upper: the box's upper corner.
       max_skips: the halting index ``K >= 1`` (static): at most ``K`` points.
       radii: ``"equal"`` (authors' code) or ``"iid"`` (paper's text).
       boundary: ``"periodic"``, ``"first"`` or ``"none"``.

@@ -172,7 +172,8 @@ def ipop_cma_es(objective: Callable[[jax.Array], jax.Array], dim: int, key: jax.
       dim: number of coordinates.
       key: PRNG key (restart ``r`` uses ``fold_in(key, r)``).
       budget: total evaluations for all runs (> 0).
-      lower, upper: initial domain ``[lower, upper]^dim``; restarts start uniformly in it.
+      lower: initial domain ``[lower, upper]^dim``; restarts start uniformly in it.
+      upper: the box's upper corner.
       x0: ``[dim]`` start of the first run (default: uniform in the domain).
       population: first population size (default ``4 + floor(3 ln dim)``).
       std_init: initial step size of every run (default ``(upper - lower) / 2``, as the

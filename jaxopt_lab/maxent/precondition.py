@@ -70,7 +70,8 @@ def affine_matrix(dim: int, order: int, matrix, shift) -> np.ndarray:
     """Moment map of ``y = A (x - b)``: ``T[..., i, j]`` = coeff. of ``x^j`` in ``y^i``.
 
     Args:
-      dim, order: the index set (graded, :func:`multi_indices`).
+      dim: dimension of the index set (graded, :func:`multi_indices`).
+      order: its total order.
       matrix: ``[..., dim, dim]`` the matrix A.
       shift: ``[..., dim]`` the vector b.
 

@@ -58,7 +58,8 @@ def grid_moments(lam, nodes, weights, dim: int, order: int, out_order: int,
 
     Args:
       lam: ``[K]`` multipliers of degree ``<= order`` (graded order).
-      nodes, weights: ``[T]`` the 1-D rule (may be traced).
+      nodes: ``[T]`` the 1-D rule's nodes (may be traced).
+      weights: ``[T]`` its weights.
       dim: space dimension (static).
       order: degree of the exponent (static).
       out_order: degree of the returned moments (static, >= order).

@@ -105,7 +105,8 @@ class TensorPass:
 
         Args:
           lam: ``[K]`` multipliers of degree ``<= M`` (graded order).
-          nodes, weights: ``[T]`` the 1-D rule (may be traced).
+          nodes: ``[T]`` the 1-D rule's nodes (may be traced).
+          weights: ``[T]`` its weights.
           extra: optional ``[T, T^(N-1)]`` additive term of the exponent on the grid (C
             order), e.g. a log-prior; None for none.
         """

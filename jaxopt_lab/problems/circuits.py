@@ -47,7 +47,9 @@ def circuit_task(num_wires: int, num_gates: int, num_outputs: int, inputs, outpu
     with zeros. Loss: binary cross-entropy summed over output wires.
 
     Args:
-      num_wires, num_gates, num_outputs: W, G, O.
+      num_wires: W.
+      num_gates: G.
+      num_outputs: O.
       inputs: ``[num_examples, num_inputs]`` bits, ``num_inputs <= W``.
       outputs: ``[num_examples, O]`` bits.
       name: task name.
@@ -128,7 +130,8 @@ def circuit(name: str, num_wires: int | None = None, num_gates: int | None = Non
 
     Args:
       name: one of :data:`CIRCUITS`.
-      num_wires, num_gates: override the task's (W, G).
+      num_wires: overrides the task's W.
+      num_gates: overrides the task's G.
       eps: inside the logs of the binary cross-entropy.
     """
     _checks.check_choice(name, "name", CIRCUITS)

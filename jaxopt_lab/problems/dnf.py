@@ -38,7 +38,8 @@ def dnf_task(key: jax.Array, num_inputs: int = 10, num_rules: int = 4,
       num_inputs: n, in [1, 16].
       num_rules: N, rules available to the learner.
       num_true_rules: rules of the ground truth, in [1, N].
-      min_literals, max_literals: literals per true rule, ``1 <= min <= max <= n``.
+      min_literals: fewest literals per true rule, ``1 <= min <= max <= n``.
+      max_literals: most literals per true rule.
       eps: inside the logs of the binary cross-entropy.
     """
     _checks.check_int(num_inputs, "num_inputs", minimum=1, maximum=16)

@@ -56,7 +56,8 @@ class Aquifer:
     """Grid, boundary heads and wells (static, hashable).
 
     Attributes:
-        nx, ny: cells along x and y (>= 2 each).
+        nx: cells along x (>= 2).
+        ny: cells along y (>= 2).
         head_left, head_right: fixed heads on ``x = 0`` and ``x = 1``.
         wells: tuple of ``(ix, iy, rate)``; ``rate`` > 0 injects, < 0 pumps.
     """
@@ -300,7 +301,8 @@ def make_inversion(seed: int = 0, *, nx: int = 32, ny: int = 32, num_obs: int = 
 
     Args:
         seed: seed of the observation locations (numpy ``default_rng``).
-        nx, ny: grid.
+        nx: grid cells along x.
+        ny: grid cells along y.
         num_obs: observed cells, ``1 <= num_obs <= nx * ny`` (paper: 50), drawn without
             replacement.
         field: network parameterisation of the unknown field.

@@ -71,7 +71,8 @@ class TopologyProblem:
     """A 2D compliance problem on a ``nelx x nely`` grid of unit Q4 elements (static, hashable).
 
     Attributes:
-        nelx, nely: elements along x and y.
+        nelx: elements along x.
+        nely: elements along y.
         volfrac: volume fraction bound, ``mean(rho) <= volfrac``, in ``(0, 1]``.
         penal: SIMP exponent ``p >= 1``.
         rmin: density-filter radius in elements (``> 0``; below 1 the filter is the identity).
@@ -197,9 +198,12 @@ def bridge(nelx: int = 120, nely: int = 40, volfrac: float = 0.2, *, rmin: float
     """The DGS paper's bridge cross-section (§4.2): symmetric, top load, one bottom support.
 
     Args:
-        nelx, nely: mesh (paper: 120 x 40; ``nelx`` even).
+        nelx: elements along x (paper: 120; even).
+        nely: elements along y (paper: 40).
         volfrac: volume fraction bound (paper: 0.2).
-        rmin, penal, emin: filter radius, SIMP exponent and void modulus.
+        rmin: filter radius.
+        penal: SIMP exponent.
+        emin: void modulus.
         support_fraction: width of the clamped bottom patch around the mid-line, as a fraction
             of ``nelx`` (at least 2 nodes are clamped) **[ASSUMPTION]**.
         load: load per unit length on the top edge, pointing down (``-y``).
