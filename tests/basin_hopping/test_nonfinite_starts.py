@@ -69,7 +69,8 @@ def _steps(name, patience, local_steps=None):
     return jax.tree.map(np.asarray, out)
 
 
-@pytest.mark.parametrize("name", ["bh", "bhs", "hybrid"])
+@pytest.mark.parametrize("name", [pytest.param("bh", marks=pytest.mark.slow), "bhs",
+                                  pytest.param("hybrid", marks=pytest.mark.slow)])
 def test_flag_matches_the_objective_at_the_current_minimum(name):
     info, x, fx, phase = _steps(name, patience=100)
     flag = info.current_nonfinite
@@ -82,6 +83,7 @@ def test_flag_matches_the_objective_at_the_current_minimum(name):
     assert (fx[1:] == np.inf).all() and np.isfinite(fx[0]).all()
 
 
+@pytest.mark.slow
 def test_flag_is_false_before_a_start_is_minimised():
     # patience 0: the stuck chains' runs end after one perturbation and the next run's
     # start (fx = +inf, not yet evaluated) is not reported as non-finite

@@ -68,7 +68,12 @@ def _steps(name):
     return jax.tree.map(np.asarray, jax.jit(jax.vmap(one))(keys, starts))
 
 
-@pytest.mark.parametrize("name", list(CASES))
+# The first method runs in the default suite, the others in the slow tier.
+DEFAULT_THEN_SLOW = [name if i == 0 else pytest.param(name, marks=pytest.mark.slow)
+                     for i, name in enumerate(CASES)]
+
+
+@pytest.mark.parametrize("name", DEFAULT_THEN_SLOW)
 def test_flag_matches_the_loss_of_the_current_program(name):
     info, before, after = _steps(name)
     flag = info.current_nonfinite
@@ -95,7 +100,7 @@ def _old_minimize(task, name, key, num_restarts, max_steps):
     return jax.jit(jax.vmap(one))(keys)
 
 
-@pytest.mark.parametrize("name", list(CASES))
+@pytest.mark.parametrize("name", DEFAULT_THEN_SLOW)
 def test_minimize_restarts_nonfinite_programs(name):
     res = minimize(HOLED, key=jax.random.key(1), method=name, num_restarts=6,
                    max_steps=NUM_STEPS)
@@ -108,7 +113,7 @@ def test_minimize_restarts_nonfinite_programs(name):
     assert np.isfinite(np.asarray(res.stats["best_f"])).any()
 
 
-@pytest.mark.parametrize("name", list(CASES))
+@pytest.mark.parametrize("name", DEFAULT_THEN_SLOW)
 def test_minimize_on_a_finite_task_is_plain_run(name):
     key = jax.random.key(2)
     res = minimize(FINITE, key=key, method=name, num_restarts=4, max_steps=NUM_STEPS)
