@@ -1,7 +1,7 @@
 """Non-finite starts: ``Info.current_nonfinite`` of the DGS family and random search, and the
 restarts of ``dgs.minimize``.
 
-The objective is the sphere where ``x[0] < 1`` and NaN (or ``+inf``) elsewhere; the
+The objective is the sphere where ``x[0] < 1`` and NaN (or ``+-inf``) elsewhere; the
 reference for the flag is that objective evaluated in NumPy at the carried current point.
 """
 
