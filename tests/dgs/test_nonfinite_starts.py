@@ -61,7 +61,12 @@ def states_and_trace(method, key, starts, params):
     return jax.jit(jax.vmap(one))(starts)
 
 
-@pytest.mark.parametrize("name", sorted(BAD))
+def _default_then_slow(names, keep):
+    """The methods in ``keep`` run in the default suite, the others in the slow tier."""
+    return [n if n in keep else pytest.param(n, marks=pytest.mark.slow) for n in names]
+
+
+@pytest.mark.parametrize("name", _default_then_slow(sorted(BAD), keep=("dgs", "random_search")))
 def test_flag_matches_value_at_current_point(name):
     bad = BAD[name]
     method, params = build(name, objective(bad))
@@ -75,7 +80,7 @@ def test_flag_matches_value_at_current_point(name):
     np.testing.assert_array_equal(flag.reshape(-1), expected)
 
 
-@pytest.mark.parametrize("name", METHODS)
+@pytest.mark.parametrize("name", _default_then_slow(METHODS, keep=("dgs",)))
 def test_minimize_restarts_a_nonfinite_start(name):
     bad = BAD[name]
     f = objective(bad)
