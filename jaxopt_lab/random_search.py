@@ -94,11 +94,14 @@ class State(NamedTuple):
 
 
 class Info(NamedTuple):
-    """Per-step diagnostics."""
+    """Per-step diagnostics. The current point of random search is ``best_x``:
+    ``current_nonfinite`` is True while ``best_f`` is not finite, i.e. neither ``x0`` nor any
+    sample so far had a finite value (non-finite values are stored as ``+inf``)."""
 
     best_f: jax.Array  # [] best value after this step
     batch_min: jax.Array  # [] best value of this step's batch
     num_nonfinite: jax.Array  # [] int32 non-finite evaluations in this step
+    current_nonfinite: jax.Array  # [] bool, best_f not finite (the current point is best_x)
 
 
 def make(objective: Callable[[jax.Array], jax.Array], config: Config) -> Method:
@@ -146,6 +149,7 @@ def make(objective: Callable[[jax.Array], jax.Array], config: Config) -> Method:
             num_evals=state.num_evals + config.num_samples,
             step=state.step + 1,
         )
-        return new, Info(best_f=new.best_f, batch_min=fs[i], num_nonfinite=num_bad)
+        return new, Info(best_f=new.best_f, batch_min=fs[i], num_nonfinite=num_bad,
+                         current_nonfinite=~jnp.isfinite(new.best_f))
 
     return Method(init=init, step=step, config=config, name="random_search")

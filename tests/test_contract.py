@@ -91,6 +91,8 @@ def test_module_has_the_six_names(name):
     for cls in (module.Params, module.State, module.Info):
         assert issubclass(cls, tuple) and hasattr(cls, "_fields"), f"{cls} is not a NamedTuple"
     assert {"best_x", "best_f", "num_evals"} <= set(module.State._fields)
+    assert "current_nonfinite" in module.Info._fields, (
+        f"{module.__name__}.Info must report whether the current value is non-finite")
     for field in module.State._fields + module.Params._fields:
         assert field not in ("x_star", "f_star", "radius", "f_tol"), (
             f"{module.__name__} carries benchmark ground truth ({field})")
@@ -114,6 +116,8 @@ def test_state_and_trace_shapes(compiled):
     assert isinstance(final, ex.module.State) and isinstance(trace, ex.module.Info)
     for leaf in jax.tree_util.tree_leaves(trace):
         assert leaf.shape[0] == ex.num_steps
+    assert trace.current_nonfinite.dtype == jnp.bool_
+    chex.assert_shape(trace.current_nonfinite, (ex.num_steps,))
     assert int(final.num_evals) > 0
     assert not np.isnan(np.asarray(final.best_f))
 

@@ -108,6 +108,12 @@ class Info(NamedTuple):
       skipped: this step's perturbation was a skipping chain.
       num_evals_perturb, num_evals_local: int32 evaluations of this step, by half.
       num_nonfinite: int32 non-finite evaluations of this step.
+      current_nonfinite: bool, the value ``State.fx`` of the chain's current local minimum
+        ``X_n`` after this step (its accepted state) is not finite (NaN or +-inf; the local
+        minimiser reports both as ``+inf``). False while the chain has no evaluated current
+        point: before a run's start has been minimised (after ``init``, after a run ended
+        and the next one's start was drawn, and in the asynchronous mode while a start's
+        minimisation is under way).
     """
 
     f_proposal: jax.Array
@@ -122,6 +128,7 @@ class Info(NamedTuple):
     num_evals_perturb: jax.Array
     num_evals_local: jax.Array
     num_nonfinite: jax.Array
+    current_nonfinite: jax.Array
 
 
 class Proposal(NamedTuple):
@@ -317,7 +324,9 @@ def build(objective: Callable, config: ChainConfig, propose: Callable, validate:
                     run_ended=run_ended, run_best_x=run_best_x, run_best_f=run_best_f,
                     jump_length=length, halting_index=k, skipped=prop.skipped,
                     num_evals_perturb=prop.num_evals, num_evals_local=l_evals,
-                    num_nonfinite=prop.num_nonfinite + l_bad)
+                    num_nonfinite=prop.num_nonfinite + l_bad,
+                    current_nonfinite=~jnp.isfinite(fx) & (phase != STARTING)
+                    & (phase != MINIMISING_START))
         return new, info
 
     def step(key, state, params):

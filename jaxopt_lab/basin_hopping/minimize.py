@@ -3,7 +3,12 @@
 ``minimize`` draws ``num_chains`` start points uniformly in the box, runs one chain from
 each for ``num_steps`` steps (``jax.vmap`` of :func:`jaxopt_lab.run` over the chains' keys
 and starts; a chain's first step minimises its start, and its runs follow back to back)
-and returns the best minimum found.
+and returns the best minimum found. A chain whose current local minimum is not finite after
+a step (``Info.current_nonfinite``: a start in a region where the objective is NaN or
+infinite, which no acceptance ever leaves when every proposal near it is non-finite too) is
+restarted at once from a fresh uniform point of the box, inside the compiled loop, keeping
+its best minimum and its evaluation counts; ``stats["num_nonfinite_restarts"]`` counts these
+restarts. Where every current value stays finite the chains are exactly :func:`jaxopt_lab.run`.
 To judge success on a benchmark, pass ``result.trace`` with the problem to
 :func:`~.metrics.tally_trace` and :func:`~.metrics.summarize`.
 
@@ -26,11 +31,46 @@ import numpy as np
 
 from jaxopt_lab import _checks
 from jaxopt_lab.basin_hopping import bh, bhs, hybrid
-from jaxopt_lab.core import MinimizeResult, run
+from jaxopt_lab.core import Method, MinimizeResult, run
 
 __all__ = ["minimize", "METHODS"]
 
 METHODS = {"bh": bh, "bhs": bhs, "hybrid": hybrid}
+
+# fold_in(step key, _RESTART_STREAM) draws a restart's start: a stream the step never uses.
+_RESTART_STREAM = 0x5EED
+
+
+def restarting(chain: Method, lower: jax.Array, upper: jax.Array) -> Method:
+    """``chain`` with its non-finite chains restarted (pure; jit- and vmap-able).
+
+    After each step of ``chain``, where ``Info.current_nonfinite``, the state becomes
+    ``chain.init`` at a uniform point of ``[lower, upper]`` (drawn from
+    ``fold_in(step_key, _RESTART_STREAM)``) but keeps ``best_x``, ``best_f``, the
+    evaluation counts and the hybrid's counter; elsewhere it is the step's, bit for bit.
+
+    Args:
+      chain: a BH-family :class:`~jaxopt_lab.core.Method`.
+      lower, upper: ``[dim]`` the box, in the chain's dtype.
+
+    Returns:
+      A :class:`~jaxopt_lab.core.Method` whose ``step`` returns ``(State, (Info,
+      restarted))``, ``restarted`` a bool ``[]``.
+    """
+
+    def step(key, state, params):
+        new, info = chain.step(key, state, params)
+        bad = info.current_nonfinite
+        u = jax.random.uniform(jax.random.fold_in(key, _RESTART_STREAM), lower.shape,
+                               lower.dtype)
+        fresh = chain.init(key, lower + u * (upper - lower), params)._replace(
+            best_x=new.best_x, best_f=new.best_f, num_evals=new.num_evals,
+            num_evals_perturb=new.num_evals_perturb, num_evals_local=new.num_evals_local,
+            counter=new.counter)
+        new = jax.tree.map(lambda a, b: jnp.where(bad, a, b), fresh, new)
+        return new, (info, bad)
+
+    return chain._replace(step=step)
 
 
 def minimize(objective: Callable[[jax.Array], jax.Array], lower, upper, *,
@@ -65,7 +105,9 @@ def minimize(objective: Callable[[jax.Array], jax.Array], lower, upper, *,
       its value, the evaluations of all chains, the trace (``Info`` with leading axes
       ``[num_chains, num_steps]``) and ``stats``: ``num_runs`` (finished),
       ``num_runs_started``, ``num_accepted``, ``num_evals_perturb``, ``num_evals_local``,
-      ``num_nonfinite`` and ``best_f`` (``[num_chains]``, each chain's best).
+      ``num_nonfinite``, ``best_f`` (``[num_chains]``, each chain's best) and
+      ``num_nonfinite_restarts`` (``[num_chains]`` int32, the chain's restarts from a
+      non-finite current minimum).
     """
     _checks.check_choice(method, "method", tuple(METHODS))
     lower, upper = (v if hasattr(v, "shape") else np.asarray(v) for v in (lower, upper))
@@ -96,13 +138,15 @@ def minimize(objective: Callable[[jax.Array], jax.Array], lower, upper, *,
     hi = jnp.broadcast_to(jnp.asarray(upper, dtype), (dim,))
     x0 = lo[None, :] + jax.random.uniform(start_key, (num_chains, dim), dtype) * (hi - lo)[None, :]
     keys = jax.vmap(lambda c: jax.random.fold_in(run_key, c))(jnp.arange(num_chains))
-    final, trace = jax.jit(jax.vmap(lambda k, x: run(chain, k, x, params, num_steps)))(
-        keys, x0)
+    chain = restarting(chain, lo, hi)
+    final, (trace, restarted) = jax.jit(jax.vmap(
+        lambda k, x: run(chain, k, x, params, num_steps)))(keys, x0)
     best = jnp.argmin(final.best_f)
     stats = {"num_runs": jnp.sum(trace.run_ended), "num_accepted": jnp.sum(trace.accepted),
              "num_runs_started": jnp.sum(trace.run_started),
              "num_evals_perturb": jnp.sum(final.num_evals_perturb),
              "num_evals_local": jnp.sum(final.num_evals_local),
-             "num_nonfinite": jnp.sum(trace.num_nonfinite), "best_f": final.best_f}
+             "num_nonfinite": jnp.sum(trace.num_nonfinite), "best_f": final.best_f,
+             "num_nonfinite_restarts": jnp.sum(restarted, axis=-1, dtype=jnp.int32)}
     return MinimizeResult(x=final.best_x[best], f=final.best_f[best],
                           num_evals=jnp.sum(final.num_evals), trace=trace, stats=stats)

@@ -190,6 +190,8 @@ class Info(NamedTuple):
       learning_rate: ``[]`` scheduled learning rate.
       radius: ``[]`` scheduled radius (``sigma`` of ES and Nesterov, ``h`` of FD).
       num_nonfinite: ``[]`` int32 non-finite evaluations in this step.
+      current_nonfinite: ``[]`` bool, ``f_x`` (the value at the new iterate, the method's
+        current point) is not finite (NaN or +-inf).
       x: ``[dim]`` the new iterate if ``config.record_path``, else None.
     """
 
@@ -200,6 +202,7 @@ class Info(NamedTuple):
     learning_rate: jax.Array
     radius: jax.Array
     num_nonfinite: jax.Array
+    current_nonfinite: jax.Array
     x: jax.Array | None = None
 
 
@@ -249,7 +252,7 @@ def make_method(objective: Callable, config: DescentConfig, name: str, oracle: C
                     num_evals=state.num_evals + config.evals_per_step, step=state.step + 1)
         info = Info(f_x=f_new, best_f=best_f, grad_norm=gnorm, step_norm=snorm,
                     learning_rate=jnp.asarray(lr, x.dtype), radius=r, num_nonfinite=num_bad,
-                    x=x_new if config.record_path else None)
+                    current_nonfinite=~jnp.isfinite(f_new), x=x_new if config.record_path else None)
         return new, info
 
     return Method(init=init, step=step, config=config, name=name)

@@ -140,7 +140,12 @@ class State(NamedTuple):
 
 
 class Info(NamedTuple):
-    """Per-step diagnostics (``x`` is None unless ``config.record_path``)."""
+    """Per-step diagnostics (``x`` is None unless ``config.record_path``).
+
+    ``current_nonfinite`` is True when the value carried at the iterate after this step
+    (``f_x``: the best line-search trial if it moved, else the previous ``f_x``, ultimately
+    ``f(x0)``) is not finite; a non-finite start stays flagged until a trial is finite.
+    """
 
     f_x: jax.Array  # [] value at the new iterate
     best_f: jax.Array  # [] best value so far
@@ -150,6 +155,7 @@ class Info(NamedTuple):
     line_index: jax.Array  # [] int32 chosen trial (-1: stayed)
     reset: jax.Array  # [] bool, radius redrawn after this step
     num_nonfinite: jax.Array  # [] int32
+    current_nonfinite: jax.Array  # [] bool, f_x (the carried value at the iterate) not finite
     x: jax.Array | None = None  # [dim] new iterate
 
 
@@ -212,7 +218,7 @@ def make(objective: Callable[[jax.Array], jax.Array], config: Config) -> Method:
         info = Info(f_x=f_new, best_f=best_f, grad_norm=gnorm, step_norm=snorm,
                     sigma=state.sigma, line_index=jnp.where(move, i, -1).astype(jnp.int32),
                     reset=reset, num_nonfinite=num_bad,
-                    x=x_new if config.record_path else None)
+                    current_nonfinite=~jnp.isfinite(f_new), x=x_new if config.record_path else None)
         return new, info
 
     return Method(init=init, step=step, config=config, name="adadgs")

@@ -206,6 +206,8 @@ class Info(NamedTuple):
       sigma: ``[]`` scheduled radius (before per-direction offsets).
       num_nonfinite: ``[]`` int32 non-finite evaluations this step.
       perturbed: ``[]`` bool, whether a perturbation was applied after this step.
+      current_nonfinite: ``[]`` bool, ``f_x`` (the value at the new iterate, the current
+        point) is not finite (NaN or +-inf).
       x: ``[dim]`` new iterate if ``config.record_path``, else None.
     """
 
@@ -217,6 +219,7 @@ class Info(NamedTuple):
     sigma: jax.Array
     num_nonfinite: jax.Array
     perturbed: jax.Array
+    current_nonfinite: jax.Array
     x: jax.Array | None = None
 
 
@@ -276,7 +279,7 @@ def make(objective: Callable[[jax.Array], jax.Array], config: Config) -> Method:
         info = Info(f_x=f_new, best_f=best_f, grad_norm=gnorm, step_norm=snorm,
                     learning_rate=jnp.asarray(lr, x.dtype), sigma=sigma_t,
                     num_nonfinite=num_bad, perturbed=perturbed,
-                    x=x_new if config.record_path else None)
+                    current_nonfinite=~jnp.isfinite(f_new), x=x_new if config.record_path else None)
         return new, info
 
     return Method(init=init, step=step, config=config, name="dgs")

@@ -109,12 +109,14 @@ class State(NamedTuple):
 
 
 class Info(NamedTuple):
-    """Per-step diagnostics."""
+    """Per-step diagnostics; ``current_nonfinite`` is True when ``f_x``, the value at the
+    new iterate (the current point), is not finite (NaN or +-inf)."""
 
     f_x: jax.Array  # [] value at the new iterate
     best_f: jax.Array  # [] best value so far
     grad_norm: jax.Array  # [] ||g||
     num_nonfinite: jax.Array  # [] int32
+    current_nonfinite: jax.Array  # [] bool, f_x (value at the new iterate) not finite
 
 
 def make(objective: Callable[[jax.Array], jax.Array], config: Config) -> Method:
@@ -148,6 +150,6 @@ def make(objective: Callable[[jax.Array], jax.Array], config: Config) -> Method:
         new = State(x=x_new, f_x=f_new, opt_state=opt_state, best_x=best_x, best_f=best_f,
                     num_evals=state.num_evals + config.evals_per_step, step=state.step + 1)
         return new, Info(f_x=f_new, best_f=best_f, grad_norm=_descent.safe_norm(est.grad),
-                         num_nonfinite=num_bad)
+                         num_nonfinite=num_bad, current_nonfinite=~jnp.isfinite(f_new))
 
     return Method(init=init, step=step, config=config, name="dgs_optax")

@@ -80,12 +80,18 @@ class State(NamedTuple):
 
 
 class Info(NamedTuple):
-    """Per-step diagnostics, about the program at the start of the step."""
+    """Per-step diagnostics, about the program at the start of the step.
+
+    ``current_nonfinite`` is ``[]`` bool: the current program's loss, as this step computed
+    it (the program at the start of the step: the step evaluates nothing else), is not
+    finite (NaN or +-inf; ``f`` is then ``+inf``).
+    """
 
     f: jax.Array  # [] its loss
     solved: jax.Array  # [] bool: it fits every example
     min_estimate: jax.Array  # [] smallest flip score
     num_moved: jax.Array  # [] int32 variables flipped by this step
+    current_nonfinite: jax.Array  # [] bool: its loss is not finite
 
 
 def make(task: programs.ProgramTask, config: Config = Config()) -> Method:
@@ -130,6 +136,7 @@ def make(task: programs.ProgramTask, config: Config = Config()) -> Method:
         new = State(program=new_x, best_x=best_x, best_f=best_f,
                     num_evals=state.num_evals + 1, m=m)
         return new, Info(f=f, solved=solved, min_estimate=jnp.min(flip_score),
-                         num_moved=jnp.sum(flip, dtype=jnp.int32))
+                         num_moved=jnp.sum(flip, dtype=jnp.int32),
+                         current_nonfinite=~jnp.isfinite(f))
 
     return Method(init=init, step=step, config=config, name="bop")

@@ -153,13 +153,19 @@ class State(NamedTuple):
 
 
 class Info(NamedTuple):
-    """Per-step diagnostics, about the program at the start of the step."""
+    """Per-step diagnostics, about the program at the start of the step.
+
+    ``current_nonfinite`` is ``[]`` bool: the current program's loss, as this step computed
+    it (the program at the start of the step: the step evaluates nothing else), is not
+    finite (NaN or +-inf; ``f`` is then ``+inf``).
+    """
 
     f: jax.Array  # [] its loss
     solved: jax.Array  # [] bool: it fits every example
     min_estimate: jax.Array  # [] smallest move score (>= 0: a local minimum of the scores)
     num_moved: jax.Array  # [] int32 variables changed by this step
     random: jax.Array  # [] bool: an epsilon-greedy random move was taken
+    current_nonfinite: jax.Array  # [] bool: its loss is not finite
 
 
 def make(task: programs.ProgramTask, config: Config = Config()) -> Method:
@@ -225,7 +231,8 @@ def make(task: programs.ProgramTask, config: Config = Config()) -> Method:
         losses, grad = loss.weighted_grad(point, state.log_w, params)
         if config.smoothing is not None:
             losses = loss.program_losses(x, params)
-        f = _shared.finite_or_inf(jnp.mean(losses))
+        mean_loss = jnp.mean(losses)
+        f = _shared.finite_or_inf(mean_loss)
         solved = task.solved(x)
 
         avg, scores = scores_of(grad, state, params)
@@ -257,7 +264,8 @@ def make(task: programs.ProgramTask, config: Config = Config()) -> Method:
                     stall=stall.astype(jnp.int32))
         info = Info(f=f, solved=solved, min_estimate=min_estimate,
                     num_moved=jnp.sum(new_x != x, dtype=jnp.int32),
-                    random=take_random & ~frozen)
+                    random=take_random & ~frozen,
+                    current_nonfinite=~jnp.isfinite(mean_loss))
         return new, info
 
     return Method(init=init, step=step, config=config, name="gradsearch")

@@ -4,7 +4,12 @@
 random starts as one vmapped batch of ``max_steps`` steps and returns the first program
 that fits every example (the restart that needed the fewest steps), or else the program
 with the smallest loss. Restart ``i`` is exactly :func:`jaxopt_lab.run` with key
-``fold_in(key, i)`` from ``start(split(fold_in(key, i))[0])``.
+``fold_in(key, i)`` from ``start(split(fold_in(key, i))[0])``, as long as its current
+program's loss stays finite: a restart whose step reports ``Info.current_nonfinite`` (a
+program where the task's loss is NaN or infinite, where the latent methods' updates stop)
+starts again at once, inside the compiled loop, from a fresh random start (drawn from
+``fold_in(step_key, _RESTART_STREAM)``), keeping its best program and its evaluation count
+(plus the fresh start's evaluation); ``stats["num_nonfinite_restarts"]`` counts these.
 """
 
 from __future__ import annotations
@@ -15,7 +20,8 @@ import jax
 import jax.numpy as jnp
 
 from jaxopt_lab import _checks
-from jaxopt_lab.core import MinimizeResult, run
+from jaxopt_lab.core import Method, MinimizeResult, run
+from jaxopt_lab.gradsearch import _shared
 from jaxopt_lab.gradsearch import bop, gradsearch, relaxation, ste
 from jaxopt_lab.gradsearch.metrics import steps_to_solution
 from jaxopt_lab.problems import programs
@@ -23,6 +29,32 @@ from jaxopt_lab.problems import programs
 __all__ = ["minimize", "random_start", "METHODS"]
 
 METHODS = {"gradsearch": gradsearch, "bop": bop, "ste": ste, "relaxation": relaxation}
+
+# fold_in(step key, _RESTART_STREAM) draws a fresh start: a stream the step never uses.
+_RESTART_STREAM = 0x5EED
+
+
+def restarting(solver: Method, start: Callable[[jax.Array], jax.Array]) -> Method:
+    """``solver`` with its non-finite restarts started again (pure; jit- and vmap-able).
+
+    After each step, where ``Info.current_nonfinite``, the state becomes ``solver.init`` at
+    ``start(fold_in(step_key, _RESTART_STREAM))``, with the better of the two best programs
+    (the old one on ties) and both evaluation counts summed; elsewhere it is the step's, bit
+    for bit. ``step`` returns ``(State, (Info, restarted))``, ``restarted`` a bool ``[]``.
+    """
+
+    def step(key, state, params):
+        new, info = solver.step(key, state, params)
+        bad = info.current_nonfinite
+        fresh = solver.init(key, start(jax.random.fold_in(key, _RESTART_STREAM)), params)
+        best_x, best_f, _ = _shared.improve(new.best_x, new.best_f, fresh.best_x,
+                                            fresh.best_f)
+        fresh = fresh._replace(best_x=best_x, best_f=best_f,
+                               num_evals=new.num_evals + fresh.num_evals)
+        new = jax.tree.map(lambda a, b: jnp.where(bad, a, b), fresh, new)
+        return new, (info, bad)
+
+    return solver._replace(step=step)
 
 
 def random_start(task: programs.ProgramTask, method: str = "gradsearch",
@@ -63,7 +95,9 @@ def minimize(task: programs.ProgramTask, *, key: jax.Array, method: str = "grads
       ``[num_restarts, max_steps]`` (``None`` without ``keep_trace``) and ``stats``:
       ``solved`` (some restart fits every example), ``restart`` (the one returned),
       ``steps`` (its updates before the solution, -1 if unsolved), ``num_solved``,
-      ``steps_to_solution [num_restarts]`` and ``best_f [num_restarts]``.
+      ``steps_to_solution [num_restarts]``, ``best_f [num_restarts]`` and
+      ``num_nonfinite_restarts [num_restarts]`` (int32, fresh starts after a non-finite
+      current loss).
     """
     _checks.check_choice(method, "method", tuple(METHODS))
     module = METHODS[method]
@@ -79,6 +113,7 @@ def minimize(task: programs.ProgramTask, *, key: jax.Array, method: str = "grads
     solver = module.make(task, config)
     start = random_start(task, method, config)
     solver.init(key, start(key), params)  # validates params on concrete values
+    solver = restarting(solver, start)
 
     def one(k):
         init_key, _ = jax.random.split(k)
@@ -87,7 +122,7 @@ def minimize(task: programs.ProgramTask, *, key: jax.Array, method: str = "grads
     @jax.jit
     def batch(key):
         keys = jax.vmap(lambda i: jax.random.fold_in(key, i))(jnp.arange(num_restarts))
-        finals, trace = jax.vmap(one)(keys)
+        finals, (trace, restarted) = jax.vmap(one)(keys)
         steps = steps_to_solution(trace.solved, axis=1)
         solved = steps >= 0
         first = jnp.argmin(jnp.where(solved, steps, jnp.iinfo(jnp.int32).max))
@@ -97,7 +132,8 @@ def minimize(task: programs.ProgramTask, *, key: jax.Array, method: str = "grads
         x = jnp.where(any_solved, finals.program[i], finals.best_x[i])
         stats = {"solved": any_solved, "restart": i.astype(jnp.int32), "steps": steps[i],
                  "num_solved": jnp.sum(solved, dtype=jnp.int32), "steps_to_solution": steps,
-                 "best_f": finals.best_f}
+                 "best_f": finals.best_f,
+                 "num_nonfinite_restarts": jnp.sum(restarted, axis=1, dtype=jnp.int32)}
         return MinimizeResult(x=x, f=task.program_loss(x), num_evals=jnp.sum(finals.num_evals),
                               trace=trace if keep_trace else None, stats=stats)
 

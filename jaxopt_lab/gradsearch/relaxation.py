@@ -124,11 +124,16 @@ class State(NamedTuple):
 
 
 class Info(NamedTuple):
-    """Per-step diagnostics, about the point at the start of the step."""
+    """Per-step diagnostics, about the point at the start of the step, but for
+    ``current_nonfinite``: ``[]`` bool, the loss of the current program after this step
+    (``State.f``, the program of the updated latent point, which the step evaluates) is not
+    finite (NaN or +-inf; ``State.f`` is then ``+inf``).
+    """
 
     loss: jax.Array  # [] relaxed training loss
     f: jax.Array  # [] loss of the argmax program
     solved: jax.Array  # [] bool: the argmax program fits every example
+    current_nonfinite: jax.Array  # [] bool: the new program's loss is not finite
 
 
 def latent_size(task: programs.ProgramTask, config: Config) -> int:
@@ -249,6 +254,7 @@ def make(task: programs.ProgramTask, config: Config = Config()) -> Method:
         best_x, best_f, _ = _shared.improve(state.best_x, state.best_f, program, f)
         new = State(latent=latent, opt_state=opt_state, program=program, f=f, best_x=best_x,
                     best_f=best_f, num_evals=state.num_evals + 2, step=state.step + 1)
-        return new, Info(loss=value, f=state.f, solved=solved)
+        return new, Info(loss=value, f=state.f, solved=solved,
+                         current_nonfinite=~jnp.isfinite(f))
 
     return Method(init=init, step=step, config=config, name="relaxation")

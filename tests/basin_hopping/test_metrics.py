@@ -20,7 +20,7 @@ def _info(**fields):
                 run_best_f=np.zeros(n), jump_length=np.zeros(n),
                 halting_index=np.zeros(n, np.int32), skipped=np.zeros(n, bool),
                 num_evals_perturb=np.zeros(n, np.int32), num_evals_local=np.zeros(n, np.int32),
-                num_nonfinite=np.zeros(n, np.int32))
+                num_nonfinite=np.zeros(n, np.int32), current_nonfinite=np.zeros(n, bool))
     base.update({k: np.asarray(v) for k, v in fields.items()})
     return Info(**base)
 
