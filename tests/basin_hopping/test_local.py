@@ -114,9 +114,10 @@ def _styblinski_proposals_and_scipy_minima():
     return ys, ref
 
 
-@pytest.mark.parametrize("first_step,line_search", [("boxed", "backtracking"),
-                                                     ("scaled", "backtracking"),
-                                                     ("boxed", "more_thuente")])
+@pytest.mark.parametrize("first_step,line_search", [
+    pytest.param("boxed", "backtracking", marks=pytest.mark.slow),
+    pytest.param("scaled", "backtracking", marks=pytest.mark.slow),
+    ("boxed", "more_thuente")])
 def test_first_step_rule_follows_lbfgsb_on_a_box(first_step, line_search):
     # L-BFGS-B on a fully boxed problem takes t = 1 on its first iteration, so from points
     # with a large gradient it often leaves the start's basin (the paper's BH relies on

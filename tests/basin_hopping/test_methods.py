@@ -117,6 +117,7 @@ def test_hybrid_decides_per_chain_from_its_own_counter(local_steps):
     pytest.param(hybrid, hybrid.Config(dim=2, max_skips=6, local_steps=2, local=CHEAP),
                  marks=pytest.mark.slow),
     (bhs, bhs.Config(dim=2, max_skips=6, local=CHEAP))])
+@pytest.mark.slow
 def test_vmap_over_chains_equals_separate_runs(module, config):
     # a chain's path depends only on its own key and start, not on the batch
     def wavy(x):
@@ -174,7 +175,8 @@ def _until_finished(method, key, x0, params, max_steps):
     return go()
 
 
-@pytest.mark.parametrize("local_steps", [pytest.param(None, marks=pytest.mark.slow), 2])
+@pytest.mark.slow
+@pytest.mark.parametrize("local_steps", [None, 2])
 def test_bhs_finds_schwefel_global_minimum(local_steps):
     problem = landscapes.schwefel07(2)
     method = bhs.make(problem.fn, bhs.Config(dim=2, max_skips=25, restart=False,
@@ -190,7 +192,8 @@ def test_bhs_finds_schwefel_global_minimum(local_steps):
     np.testing.assert_array_equal(np.asarray(final.fx), np.asarray(final.run_best_f))
 
 
-@pytest.mark.parametrize("local_steps", [pytest.param(None, marks=pytest.mark.slow), 2])
+@pytest.mark.slow
+@pytest.mark.parametrize("local_steps", [None, 2])
 def test_nonfinite_objective_is_counted_and_never_accepted(local_steps):
     def holey(x):
         return jnp.where(x[0] > 1.0, jnp.nan, jnp.sum((x - 0.5) ** 2) + jnp.sin(5 * x[1]))

@@ -9,7 +9,8 @@ from jaxopt_lab.basin_hopping import metrics, minimize
 from jaxopt_lab.problems import landscapes, success
 
 
-@pytest.mark.parametrize("method,local_steps", [("bhs", None), pytest.param("hybrid", 2, marks=pytest.mark.slow)])
+@pytest.mark.parametrize("method,local_steps", [pytest.param("bhs", None, marks=pytest.mark.slow),
+                                               pytest.param("hybrid", 2, marks=pytest.mark.slow)])
 def test_finds_the_styblinski_tang_minimum(method, local_steps):
     # f* = -39.166... d, at x_i = -2.9035... (a 1-D root, checked on a grid in
     # test_landscapes); 2-D has four basins

@@ -131,6 +131,7 @@ def test_minimize_restarts_nonfinite_chains():
     assert (flags[:, 0] == (restarts >= 1)).any()
 
 
+@pytest.mark.slow
 def test_minimize_on_a_finite_problem_is_plain_run():
     key = jax.random.key(4)
     res = minimize(bowl, LOWER, UPPER, method="bh", num_chains=4, num_steps=6, key=key,

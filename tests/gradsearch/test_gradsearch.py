@@ -261,6 +261,7 @@ def test_smoothing_modes():
     np.testing.assert_allclose(s, [[0.01, 0.99, 0], [0.99, 0.01, 0.01]], rtol=1e-6)
 
 
+@pytest.mark.slow
 def test_vmap_equals_loop_and_determinism():
     task = circuits.circuit("nand")
     method = gradsearch.make(task, gradsearch.Config.plus())
