@@ -70,6 +70,7 @@ def test_legendre_matches_numpy_and_integrates_polynomials(n):
         assert np.sum(shifted.weights * shifted.nodes**k) == pytest.approx(exact, rel=1e-12)
 
 
+@pytest.mark.slow
 def test_tensor_grid_and_chunked_integral_agree_with_analytic_moments():
     rule = quadrature.gauss_hermite(5, normalized=True)
     points, weights = quadrature.tensor_grid(rule, 3)

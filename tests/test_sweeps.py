@@ -224,6 +224,7 @@ def test_bad_chunk_size(chunk):
                         progress=False)
 
 
+@pytest.mark.slow
 def test_a_run_pair_sweeps_as_a_pytree_and_matches_a_loop(tmp_path):
     """``sweep(lambda key: run(...))``: the (final, trace) pair comes back with its
     structure, every leaf stacked over seeds, equal to running each seed alone; recorded

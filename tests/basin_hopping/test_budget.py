@@ -32,6 +32,7 @@ def _problem(fn, lo, hi, x_star, f_star):
 FLAT = _problem(_flat, -1.0, 1.0, [0.0, 0.0], 0.0)
 
 
+@pytest.mark.slow
 def test_budget_run_counts_only_finished_runs():
     method = bhs.make(_flat, bhs.Config(dim=2, max_skips=4, local=CHEAP))
     params = bhs.params(*BOX, patience=2)

@@ -156,6 +156,7 @@ def test_lbfgs_more_thuente_matches_scipy_lbfgsb(dim, box):
     assert 0.5 * sum(ref_its) <= sum(its) <= 2.0 * sum(ref_its), (its, ref_its)
 
 
+@pytest.mark.slow
 def test_wolfe_conditions_hold_at_every_accepted_step():
     # Step a 4-D Rosenbrock by hand: each iteration whose search converged must satisfy both
     # strong Wolfe conditions along its direction.
@@ -184,6 +185,7 @@ def test_wolfe_conditions_hold_at_every_accepted_step():
     assert checked >= 10
 
 
+@pytest.mark.slow
 def test_modified_rosenbrock_restarts_refine_like_lbfgsb():
     # BH-S at T = 0 re-minimises from X when the skipping chain finds nothing. With the
     # notebook's tol = 1e-3 L-BFGS-B's restarts from a point near x* contract towards x*
@@ -207,6 +209,7 @@ def test_modified_rosenbrock_restarts_refine_like_lbfgsb():
     assert np.all(ref_dist < 1e-5) and np.all(dist < 1e-5), (dist, ref_dist)
 
 
+@pytest.mark.slow
 def test_failed_search_with_empty_memory_ends_and_nonfinite_start_is_reported():
     def fn(x):  # NaN except at the start's neighbourhood: every trial is non-finite
         return jnp.where(jnp.sum((x - 1.0) ** 2) < 1e-3, jnp.sum(x ** 2), jnp.nan)

@@ -29,6 +29,7 @@ def _quad_np(x, a, c):
     return float(np.sum(a * (x - c) ** 2) + 0.5 * (x[0] - x[1]) ** 2)
 
 
+@pytest.mark.slow
 def test_rosenbrock_matches_scipy():
     dim = 4
     rng = np.random.default_rng(dim)
@@ -70,11 +71,13 @@ def test_bound_constrained_quadratic_matches_scipy():
     assert np.all(np.asarray(st.status) == local.CONVERGED_GTOL)
 
 
+@pytest.mark.slow
 def test_start_outside_box_is_projected():
     st = _solve(lambda x: jnp.sum((x - 0.5) ** 2), np.array([[10.0, -10.0]]), [-1, -1], [1, 1])
     np.testing.assert_allclose(np.asarray(st.x[0]), [0.5, 0.5], atol=1e-5)
 
 
+@pytest.mark.slow
 def test_iteration_cap_and_per_point_done_mask():
     x0 = np.array([[-1.5, 2.0], [1.0, 1.0]])  # second start is the minimiser
     st = _solve(_rosen, x0, [-3, -3], [3, 3], LBFGSConfig(max_iter=3))

@@ -136,6 +136,7 @@ def test_vmap_over_chains_equals_separate_runs(module, config):
         assert int(alone.num_evals) == int(batch.num_evals[i])
 
 
+@pytest.mark.slow
 def test_random_walk_jump_statistic_is_the_rayleigh_mean():
     # At a huge temperature every move is accepted; nu_1 is then E|W| = sigma sqrt(pi/2)
     # in 2-D, whatever the landscape.

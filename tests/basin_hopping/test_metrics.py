@@ -102,6 +102,7 @@ def test_success_test_bad_input():
         metrics.summarize({"num_runs": 1})
 
 
+@pytest.mark.slow
 def test_in_loop_tally_equals_the_trace_tally():
     def wavy(x):
         return jnp.sum(0.1 * x ** 2 + jnp.sin(3.0 * x))

@@ -161,6 +161,7 @@ def _wavy_chain(block_size, k, key):
                                   max_skips=k, block_size=block_size)
 
 
+@pytest.mark.slow
 def test_blocked_evaluation_matches_one_batch():
     for k in (1, 7, 16, 23):
         for seed in range(6):

@@ -197,6 +197,7 @@ def test_params_compute_the_baselines_defaults_from_the_domain():
         es.params(w)
 
 
+@pytest.mark.slow
 def test_oracles_are_pure_functions_of_their_key():
     key = jax.random.key(3)
     for oracle in (lambda k: es_estimate(k, convex, X0, 0.3, num_pairs=6),

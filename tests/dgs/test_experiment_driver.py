@@ -21,6 +21,7 @@ def _args(out, dim, functions, methods, iters, checkpoints, *extra):
             "--out", str(out), *extra)
 
 
+@pytest.mark.slow
 def test_online_cosine_distance_equals_the_path_metric_and_budget_is_respected(tmp_path):
     d, fid, iters = 10, "F4", 20
     run_experiment("dgs_benchmarks", *_args(tmp_path, d, fid, "DGS", iters, 5))

@@ -66,6 +66,7 @@ def test_instances_rotation_shift_and_start(fid):
     np.testing.assert_allclose(float(loss(inst.x0)), _np_reference(name, z), rtol=1e-3)
 
 
+@pytest.mark.slow
 def test_instances_are_deterministic_per_key_and_differ_across_keys():
     a = hd.sample_instance(jax.random.key(1), "rastrigin", 8)
     b = hd.sample_instance(jax.random.key(1), "rastrigin", 8)

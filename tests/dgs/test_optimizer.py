@@ -57,6 +57,7 @@ def test_normalised_step_has_scheduled_length_and_converges():
     np.testing.assert_allclose(np.asarray(trace.x[-1]), np.asarray(final.x))
 
 
+@pytest.mark.slow
 def test_perturbation_keeps_directions_orthogonal_and_redraws_radii():
     cfg = dgs.Config(dim=D, perturb="grad_norm", lr_schedule="constant",
                      radius_schedule="constant")

@@ -3,6 +3,7 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from jaxopt_lab.core import run
 from jaxopt_lab.dgs import dgs
@@ -29,6 +30,7 @@ def _runner(grad_tol, steps=4, dim=12):
     return fn
 
 
+@pytest.mark.slow
 def test_vmapped_perturbation_equals_separate_runs_and_only_where_triggered():
     keys = jnp.stack([jax.random.fold_in(jax.random.key(0), s) for s in range(3)])
     # grad_tol huge: every run perturbs at every step

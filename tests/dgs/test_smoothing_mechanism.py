@@ -9,6 +9,7 @@ Gaussian average.
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from jaxopt_lab import dgs
 from jaxopt_lab.problems import highdim as hd
@@ -21,6 +22,7 @@ def _axis_closed_form(rot, x, x_opt, sigma):
                                                    np.sin(2 * np.pi * z))
 
 
+@pytest.mark.slow
 def test_dgs_converges_to_the_axis_wise_damping_closed_form():
     d, sigma = 12, 0.45
     with jax.enable_x64(True):

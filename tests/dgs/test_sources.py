@@ -27,6 +27,7 @@ def _bridge_source(trigger, period=2, **kw):
     return problem, f, source, state
 
 
+@pytest.mark.slow
 def test_period_trigger_rotates_and_redraws_every_period_calls(x64):
     problem, f, source, s = _bridge_source("period", period=2)
     d = problem.num_design

@@ -36,6 +36,7 @@ def test_1d_variable_conductivity_matches_analytic_with_second_order_convergence
     assert np.all(rates > 1.8)
 
 
+@pytest.mark.slow
 def test_piecewise_constant_layers_are_exact_series_resistances(x64):
     # Two materials in series: harmonic face averaging makes the FV heads exact at centres.
     n = 8
@@ -48,6 +49,7 @@ def test_piecewise_constant_layers_are_exact_series_resistances(x64):
     np.testing.assert_allclose(h, 1.0 - r / 0.625, atol=1e-12)
 
 
+@pytest.mark.slow
 def test_mass_conservation_with_wells_and_heterogeneous_field(x64):
     aquifer = G.Aquifer(12, 9, wells=G.default_wells(12, 9, rate=0.3))
     k = jnp.asarray(np.exp(np.random.default_rng(0).normal(size=(9, 12))))
@@ -112,6 +114,7 @@ def test_mlp_field_shapes_positive_link_and_loss_zero_at_truth(x64):
                                problem.obs_heads)
 
 
+@pytest.mark.slow
 def test_loss_is_finite_under_vmap_for_wild_parameters():
     problem = G.make_inversion(0, nx=8, ny=8, num_obs=10)
     xs = jnp.asarray(np.random.default_rng(2).normal(0, 30.0, (4, 257)), jnp.float32)

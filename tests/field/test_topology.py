@@ -97,6 +97,7 @@ def test_block_tridiagonal_solve_matches_numpy(x64):
                                rtol=1e-10)
 
 
+@pytest.mark.slow
 def test_adjoint_gradient_matches_central_differences(x64):
     problem = T.bridge(10, 4, 0.3, rmin=1.5)
     rng = np.random.default_rng(3)
@@ -169,6 +170,7 @@ def test_bad_bridge_and_design_raise():
         T.compliance(problem, jnp.ones(problem.num_design + 1))
 
 
+@pytest.mark.slow
 def test_out_of_box_rule_negative_density_would_make_stiffness_indefinite(x64):
     # Why compliance() clips: DGS's quadrature nodes x +- u sigma leave [0, 1] (u up to 2.86,
     # sigma up to 0.45). Unclipped, SIMP gives a negative element modulus for a negative
@@ -191,6 +193,7 @@ def test_out_of_box_rule_negative_density_would_make_stiffness_indefinite(x64):
     np.testing.assert_allclose(c, f @ np.linalg.solve(k_c[np.ix_(free, free)], f), rtol=1e-8)
 
 
+@pytest.mark.slow
 def test_dgs_sees_the_clipped_compliance_at_a_void_element(x64):
     # At x_i = 0 every node on the minus side is clipped back to x: the DGS directional
     # derivative is the one-sided sum (1/sigma) sum_k p_k u_k [C(x + u_k sigma e_i) - C(x)].

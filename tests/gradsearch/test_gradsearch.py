@@ -211,6 +211,7 @@ def test_running_average_with_beta_one_is_greedy(rule):
     np.testing.assert_array_equal(np.asarray(ta.solved), np.asarray(tb.solved))
 
 
+@pytest.mark.slow
 def test_epsilon_one_is_random_walk_and_stop_when_solved():
     task = P.parity_chain(9)
     method = gradsearch.make(task, gradsearch.Config(epsilon_greedy=True,
@@ -236,6 +237,7 @@ def test_loss_scaling_schedule():
     assert float(jnp.sum(final.log_w)) == 4.0  # one event every 5 stalled steps
 
 
+@pytest.mark.slow
 def test_soft_loss_is_the_cross_entropy_with_loss_eps():
     """``soft_loss`` with ``loss_eps = 0.3`` runs exactly as GradSearch on the same circuit
     built with eps 0.3 inside its own cross-entropy."""

@@ -11,6 +11,7 @@ from jaxopt_lab.gradsearch import relaxation, ste, steps_to_solution
 from jaxopt_lab.problems import circuits, programs as P
 
 
+@pytest.mark.slow
 def test_log_dirichlet_init_is_one_dirichlet_draw():
     task = circuits.circuit("nand")
     space, config = task.space, relaxation.Config()
@@ -48,6 +49,7 @@ def test_ste_initial_point():
     assert w.shape == (199,) and float(w.min()) >= 0.45 and float(w.max()) <= 0.55
 
 
+@pytest.mark.slow
 def test_regulariser_is_pairwise_product():
     task = P.parity_chain(4)
     method = relaxation.make(task, relaxation.Config(regularise=True))
@@ -61,6 +63,7 @@ def test_regulariser_is_pairwise_product():
                                2.0 * float(jnp.sum(mu[:, 0] * mu[:, 1])), rtol=1e-5)
 
 
+@pytest.mark.slow
 def test_neural_latent_is_input_then_mlp():
     """The neural point is [u, w1, b1, w2, b2] flattened; its logits are the MLP of u, and
     the fixed input u gets no update."""

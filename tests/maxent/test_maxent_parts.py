@@ -136,6 +136,7 @@ def test_alpha_rule_gaussian_moments_exact(x64):
     np.testing.assert_allclose(mu[[0, 2, 4, 6, 8]], [1, 0.3124, 0.2928, 0.4573, 1], atol=6e-5)
 
 
+@pytest.mark.slow
 def test_tensor_rule_integrates_polynomial_times_gaussian(x64):
     """Contracted rule, 3-D: int x^i N(0, s^2 I) dx exact for |i| <= 2T - 1."""
     dim, order, t, sigma = 3, 2, 6, 0.7

@@ -111,6 +111,7 @@ def test_not_converged_is_reported():
                           "line_search_failed", "max_steps")
 
 
+@pytest.mark.slow
 def test_relative_entropy_exp_polynomial_prior():
     case = rotated_product(2, 4, ["bimodal", "skewed"], [[1.0, 0.3], [0.0, 1.0]], [0.1, 0.2])
     prior_lam, _ = _gaussian(2, 4, np.zeros(2), np.diag([2.0, 3.0]))
@@ -127,6 +128,7 @@ def test_relative_entropy_exp_polynomial_prior():
     assert abs(direct - sol.stats["entropy"]) < 1e-7
 
 
+@pytest.mark.slow
 def test_relative_entropy_general_prior_matches_polynomial_route():
     case = rotated_product(2, 4, ["skewed", "gauss"], [[1.0, 0.2], [0.0, 1.2]], [0.0, 0.5])
     prior_lam, _ = _gaussian(2, 4, np.array([0.5, 0.0]), np.diag([1.5, 2.0]))
