@@ -96,7 +96,8 @@ def test_hybrid_schedule_follows_the_authors_counter():
         assert not skipped[0] and skipped[1:].tolist() == expected.tolist(), m
 
 
-@pytest.mark.parametrize("local_steps", [pytest.param(None, marks=pytest.mark.slow), 2])
+@pytest.mark.slow
+@pytest.mark.parametrize("local_steps", [None, 2])
 def test_hybrid_decides_per_chain_from_its_own_counter(local_steps):
     method = hybrid.make(_flat, hybrid.Config(dim=2, max_skips=3, local=CHEAP,
                                               local_steps=local_steps))

@@ -32,6 +32,7 @@ def test_minimize_is_the_run_with_the_papers_defaults():
     assert float(res.f) < 1e-2 * float(sphere(x0))
 
 
+@pytest.mark.slow
 def test_many_starts_bounds_and_options():
     starts = jax.random.uniform(jax.random.key(0), (3, D), minval=-2.0, maxval=2.0)
     res = family.minimize(sphere, starts, method="es", num_steps=40, bounds=(-2.0, 2.0),

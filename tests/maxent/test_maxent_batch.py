@@ -76,7 +76,8 @@ def test_auto_method_means_newton_for_a_batch():
     assert config_module.attempts(Config(2, 4, method="bfgs"), batched=True) == ("bfgs",)
 
 
-@pytest.mark.parametrize("method", [pytest.param("bfgs", marks=pytest.mark.slow), "newton"])
+@pytest.mark.slow
+@pytest.mark.parametrize("method", ["bfgs", "newton"])
 def test_jit_of_the_fixed_rule_solve_equals_eager(method):
     config = Config(2, 4, quad_points=40, sigma=0.5, method=method)
     with float64():

@@ -196,7 +196,7 @@ def test_mgs_nodes_gives_orthonormal_basis(x64, passes):
     np.testing.assert_allclose(np.tril(coeffs, -1), 0, atol=1e-14)
 
 
-@pytest.mark.parametrize("method", ["mgs", "cholesky"])
+@pytest.mark.parametrize("method", [pytest.param("mgs", marks=pytest.mark.slow), "cholesky"])
 def test_gram_orthonormalisations_agree_with_node_mgs(x64, method):
     dim, order = 2, 4
     al, nodes, weights, lam, vand, r = _gram_setup(dim, order)
