@@ -51,7 +51,8 @@ def restarting(chain: Method, lower: jax.Array, upper: jax.Array) -> Method:
 
     Args:
       chain: a BH-family :class:`~jaxopt_lab.core.Method`.
-      lower, upper: ``[dim]`` the box, in the chain's dtype.
+      lower: ``[dim]`` the box's lower corner, in the chain's dtype.
+      upper: ``[dim]`` its upper corner, ``lower < upper``.
 
     Returns:
       A :class:`~jaxopt_lab.core.Method` whose ``step`` returns ``(State, (Info,
