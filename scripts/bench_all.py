@@ -191,15 +191,16 @@ def main(argv: list[str] | None = None, root: Path = benchlib.ROOT) -> int:
                 continue
             print(f"=== bench_all: {name} done in {elapsed:.0f} s; "
                   f"wrote {pages[name].relative_to(root)}", flush=True)
+    failed = dict(record["failed"])  # this run's failures (store merges earlier ones)
     path = store(out_dir, record)
 
     print("\n=== bench_all summary")
     for name in args.only:
         share = f" (share {60 * BENCHMARKS[name]:.0f} s)" if args.quick else ""
-        state = f"FAILED: {record['failed'][name]}" if name in record["failed"] else "ok"
+        state = f"FAILED: {failed[name]}" if name in failed else "ok"
         print(f"  {name:<11} {record['elapsed_s'][name]:7.1f} s{share}  {state}")
     print(f"  results: {path}")
-    return 1 if record["failed"] else 0
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
