@@ -6,7 +6,7 @@ Each ``scripts/bench_<name>.py`` (``name`` in :data:`BENCHMARKS`) runs in a fres
 process with ``--json <tmp>`` (and ``--quick``); its output streams to this terminal. The
 result objects (see ``scripts/benchlib.py``) are stored in ``<out>/<UTC date>.json``::
 
-    {"date": ..., "command": ..., "quick": bool,
+    {"date": ..., "command": ..., "quick": bool, "run": ["dgs", ...],
      "machine": {...},                  # machine, versions, BLAS/XLA thread settings
      "benchmarks": {"dgs": {...}, ...}, # one result object per benchmark
      "failed": {"bhs": "exit status 1", ...},
