@@ -10,7 +10,8 @@ result objects (see ``scripts/benchlib.py``) are stored in ``<out>/<UTC date>.js
      "machine": {...},                  # machine, versions, BLAS/XLA thread settings
      "benchmarks": {"dgs": {...}, ...}, # one result object per benchmark
      "failed": {"bhs": "exit status 1", ...},
-     "elapsed_s": {"dgs": 95.1, ...}}
+     "elapsed_s": {"dgs": 95.1, ...},   # wall seconds per script
+     "cpu_s": {"dgs": 80.3, ...}}       # CPU seconds per script (its threads, subprocesses)
 
 (a second run on the same UTC day replaces the benchmarks it re-runs and keeps the others).
 Each result's ``markdown`` replaces the text between ``benchlib.BEGIN`` and ``benchlib.END``
@@ -25,6 +26,7 @@ import argparse
 import datetime as _dt
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -35,7 +37,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import benchlib  # noqa: E402
 
 #: The benchmarks in the order they run, with their time share in ``--quick`` (minutes on
-#: two idle cores; 14 in all).
+#: two idle cores; 14 in all). On a busy machine the summary's CPU seconds of a script,
+#: against twice its share, tell whether it keeps to it.
 BENCHMARKS = {"dgs": 4.0, "bhs": 5.0, "gradsearch": 2.0, "maxent": 2.0, "sweep": 1.0}
 
 
@@ -86,11 +89,18 @@ def parse_only(text: str) -> list[str]:
     return [n for n in BENCHMARKS if n in names]  # run order, no duplicates
 
 
+def _children_cpu_s() -> float:
+    """CPU seconds (user + system) of the finished child processes so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def run_one(root: Path, name: str, quick: bool, tmpdir: Path,
-            timeout_s: float | None = None) -> tuple[dict | None, str | None, float]:
+            timeout_s: float | None = None) -> tuple[dict | None, str | None, float, float]:
     """Run ``scripts/bench_<name>.py`` in a fresh process; output streams through.
 
-    Returns ``(result, error, elapsed_s)``: the result object, or ``None`` and why not.
+    Returns ``(result, error, elapsed_s, cpu_s)``: the result object, or ``None`` and why
+    not; the wall and CPU seconds of the script (CPU: all its threads and subprocesses).
     """
     script = root / "scripts" / f"bench_{name}.py"
     out = tmpdir / f"{name}.json"
@@ -101,24 +111,27 @@ def run_one(root: Path, name: str, quick: bool, tmpdir: Path,
     print(f"\n=== bench_all: {name} ({'quick, ' if quick else ''}share "
           f"{BENCHMARKS[name]:g} min): python {script.relative_to(root)}"
           f"{' --quick' if quick else ''}", flush=True)
-    t0 = time.perf_counter()
     if not script.is_file():
-        return None, f"scripts/bench_{name}.py not found", 0.0
+        return None, f"scripts/bench_{name}.py not found", 0.0, 0.0
+    t0, c0 = time.perf_counter(), _children_cpu_s()
     try:
         rc = subprocess.run(cmd, cwd=root, env=env, timeout=timeout_s).returncode
     except subprocess.TimeoutExpired:
-        return None, f"timed out after {timeout_s:g} s", time.perf_counter() - t0
-    elapsed = time.perf_counter() - t0
+        rc = None
+    elapsed, cpu = time.perf_counter() - t0, _children_cpu_s() - c0
+    if rc is None:
+        return None, f"timed out after {timeout_s:g} s", elapsed, cpu
     if rc != 0:
-        return None, f"exit status {rc}", elapsed
+        return None, f"exit status {rc}", elapsed, cpu
     try:
         result = json.loads(out.read_text())
     except (OSError, ValueError) as exc:
-        return None, f"no readable --json result ({exc.__class__.__name__}: {exc})", elapsed
+        return (None, f"no readable --json result ({exc.__class__.__name__}: {exc})",
+                elapsed, cpu)
     if not isinstance(result, dict) or result.get("benchmark") != name \
             or not isinstance(result.get("markdown"), str):
-        return None, "result lacks 'benchmark' == name or a 'markdown' string", elapsed
-    return result, None, elapsed
+        return None, "result lacks 'benchmark' == name or a 'markdown' string", elapsed, cpu
+    return result, None, elapsed, cpu
 
 
 def store(out_dir: Path, record: dict) -> Path:
@@ -131,7 +144,7 @@ def store(out_dir: Path, record: dict) -> Path:
             old = json.loads(path.read_text())
         except ValueError:
             old = {}
-        for key in ("benchmarks", "failed", "elapsed_s"):
+        for key in ("benchmarks", "failed", "elapsed_s", "cpu_s"):
             merged = dict(old.get(key, {}))
             for name in record["run"]:
                 merged.pop(name, None)
@@ -170,12 +183,13 @@ def main(argv: list[str] | None = None, root: Path = benchlib.ROOT) -> int:
               "command": "python scripts/bench_all.py" + (" --quick" if args.quick else "")
               + ("" if args.only == list(BENCHMARKS) else f" --only {','.join(args.only)}"),
               "quick": args.quick, "run": list(args.only), "machine": benchlib.machine_info(),
-              "benchmarks": {}, "failed": {}, "elapsed_s": {}}
+              "benchmarks": {}, "failed": {}, "elapsed_s": {}, "cpu_s": {}}
     timeout_s = None if args.timeout is None else 60.0 * args.timeout
     with tempfile.TemporaryDirectory(prefix="bench_all_") as tmp:
         for name in args.only:
-            result, error, elapsed = run_one(root, name, args.quick, Path(tmp), timeout_s)
+            result, error, elapsed, cpu = run_one(root, name, args.quick, Path(tmp), timeout_s)
             record["elapsed_s"][name] = round(elapsed, 1)
+            record["cpu_s"][name] = round(cpu, 1)
             if error is not None:
                 record["failed"][name] = error
                 print(f"=== bench_all: {name} FAILED ({error}); "
@@ -198,7 +212,8 @@ def main(argv: list[str] | None = None, root: Path = benchlib.ROOT) -> int:
     for name in args.only:
         share = f" (share {60 * BENCHMARKS[name]:.0f} s)" if args.quick else ""
         state = f"FAILED: {failed[name]}" if name in failed else "ok"
-        print(f"  {name:<11} {record['elapsed_s'][name]:7.1f} s{share}  {state}")
+        print(f"  {name:<11} {record['elapsed_s'][name]:7.1f} s wall, "
+              f"{record['cpu_s'][name]:7.1f} s CPU{share}  {state}")
     print(f"  results: {path}")
     return 1 if failed else 0
 

@@ -85,7 +85,7 @@ def test_results_json_has_machine_results_and_failures(tree):
     assert set(record["benchmarks"]) == {"dgs"}
     assert record["benchmarks"]["dgs"]["cells"] == [{"x": 1}]
     assert "exit status 3" in record["failed"]["sweep"]
-    assert set(record["elapsed_s"]) == {"dgs", "sweep"}
+    assert set(record["elapsed_s"]) == set(record["cpu_s"]) == {"dgs", "sweep"}
     # a second run the same day keeps the other benchmarks' results
     assert bench_all.main(["--only", "maxent", "--out", "res"], root=tree) == 0
     record = json.loads(files[0].read_text())
