@@ -5,7 +5,9 @@ experiment: :func:`discover` finds it, ``python -m experiments.<name>`` runs it 
 :func:`main`, and ``python -m experiments.reproduce`` runs them all. An experiment's
 ``run(args, ctx)`` does the work through ``ctx`` (resumable sweeps, figure paths, published
 targets) and returns the Markdown section that ``docs/reproduction.md`` shows for it: the
-paper's number beside ours.
+paper's number beside ours. :func:`main` switches JAX's persistent compilation cache on
+(:func:`jaxopt_lab.enable_compilation_cache`: ``<user cache dir>/jaxopt_lab/jax``; the
+environment variable ``JAXOPT_LAB_COMPILATION_CACHE`` moves it, or disables it with ``off``).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
+from jaxopt_lab.compilation_cache import enable_compilation_cache
 from jaxopt_lab.provenance import describe_writers
 from jaxopt_lab.records import RecordMismatch, RunRecord, ensure_writable_dir
 from jaxopt_lab.sweeps import MAX_SEED, sweep, validate_seeds
@@ -306,6 +309,7 @@ def _main(experiment: Experiment, parser: argparse.ArgumentParser, argv: list[st
                   root_seed=args.root_seed, chunk_size=args.chunk_size, out=out,
                   progress=not args.no_progress, command=command, fresh=args.fresh,
                   allow_mixed=args.allow_mixed)
+    enable_compilation_cache()  # later runs load the compiled programs instead
     start = time.perf_counter()
     section = experiment.run(args, ctx)
     elapsed = time.perf_counter() - start

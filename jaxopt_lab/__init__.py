@@ -11,12 +11,14 @@ Every algorithm is a module with the same names (``Config``, ``Params``, ``State
 
 Shared: :func:`run` (one chain under ``lax.scan``), :func:`sweep` (seeds, ``vmap``-ed in
 fixed per-device chunks, sharded, resumable), ``problems`` (benchmarks), ``records`` (run
-records), ``quadrature``.
+records), ``quadrature``; :func:`enable_compilation_cache` keeps compiled programs on disk
+for later processes (:mod:`jaxopt_lab.compilation_cache`).
 """
 
 import importlib
 
 from jaxopt_lab.catalog import methods
+from jaxopt_lab.compilation_cache import enable_compilation_cache
 from jaxopt_lab.core import Method, MinimizeResult, Result, Solution, run
 from jaxopt_lab.sweeps import sweep
 
@@ -26,7 +28,7 @@ _LAZY = ("dgs", "basin_hopping", "gradsearch", "maxent", "problems", "random_sea
          "quadrature", "records", "linalg")
 
 __all__ = ["run", "sweep", "methods", "Method", "Result", "Solution", "MinimizeResult",
-           *_LAZY]
+           "enable_compilation_cache", *_LAZY]
 
 
 def __getattr__(name):

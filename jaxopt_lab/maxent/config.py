@@ -24,7 +24,9 @@ Choices the review leaves open (docs/methods/maxent.md), as implemented:
   a Gaussian answer, capped at :data:`FIRST_RUNG_STEPS` steps), rung 1 a fixed contraction,
   later rungs put the outermost node at the per-axis extent of the previous answer's support
   (where the density is above e^-40 of its maximum). It stops at the first rung whose
-  refined-rule ``moment_error <= moment_tol``.
+  refined-rule ``moment_error <= moment_tol``. Rungs share compiled programs: consecutive
+  rungs are padded with zero-weight nodes to a few shape classes (:func:`padded_sizes`), so
+  a first solve compiles fewer programs; the padding changes answers only at round-off.
 * Refined check rule: ``ceil(1.5 T) + 1`` nodes, same sigma. ``moment_error`` is
   ``max |mu_i - m_i| / max(1, |m_i|)`` in the standardised frame (zero mean, unit covariance).
 * Line search: backtracking Armijo (c1 = 1e-4, zeta = 1, 1/2, ..., 40 trials, slack
@@ -53,7 +55,7 @@ import math
 from jaxopt_lab import _checks
 
 __all__ = ["Config", "AUTO_RULES", "FIRST_RUNG_STEPS", "FALLBACK_SIGMA", "METHODS", "ladder",
-           "attempts"]
+           "attempts", "PAD_POINTS", "PAD_RATIO", "padded_sizes"]
 
 #: ``"auto"``: BFGS with a Newton fallback for one problem, Newton for a batch.
 METHODS = ("auto", "bfgs", "newton")
@@ -75,6 +77,11 @@ AUTO_RULES = {
 FIRST_RUNG_STEPS = 60
 #: sigma of an adaptive rung when no usable previous solution exists.
 FALLBACK_SIGMA = 0.5
+#: Shape classes of the ladder (:func:`padded_sizes`): a group of consecutive rungs is
+#: padded to its largest T while that grid has at most ``max(PAD_POINTS, PAD_RATIO * n0)``
+#: points, ``n0`` the grid of the group's first rung (each class compiles once).
+PAD_POINTS = 1 << 12
+PAD_RATIO = 3.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -158,6 +165,24 @@ def ladder(config: Config) -> tuple[tuple[int, float | None], ...]:
     if config.sigma is not None:
         rules = tuple((t, float(config.sigma)) for t, _ in rules)
     return rules
+
+
+def padded_sizes(config: Config) -> tuple[int, ...]:
+    """Nodes per axis ``[len(ladder(config))]`` that each rung's rule is padded to.
+
+    Padding appends zero-weight nodes (they add exact zeros to every quadrature sum), so
+    rungs of one class share one compiled program. A fixed ``quad_points`` is not padded.
+    """
+    sizes = [t for t, _ in ladder(config)]
+    out, start = [], 0
+    while start < len(sizes):
+        limit = max(PAD_POINTS, PAD_RATIO * sizes[start] ** config.dim)
+        end = start + 1
+        while end < len(sizes) and sizes[end] ** config.dim <= limit:
+            end += 1
+        out += [max(sizes[start:end])] * (end - start)
+        start = end
+    return tuple(out)
 
 
 def attempts(config: Config, batched: bool) -> tuple[str, ...]:

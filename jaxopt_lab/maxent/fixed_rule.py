@@ -102,11 +102,25 @@ def check_points(num_points: int) -> int:
     return int(math.ceil(1.5 * num_points)) + 1
 
 
-def rule(num_points: int, scale: float, sigma: float) -> Rule:
-    """The alpha-frame rule with ``num_points`` nodes per axis and its check rule (NumPy)."""
+def rule(num_points: int, scale: float, sigma: float, size: int | None = None) -> Rule:
+    """The alpha-frame rule with ``num_points`` nodes per axis and its check rule (NumPy).
+
+    ``size`` (>= ``num_points``): pad the rule to ``[size]`` and the check rule to
+    ``[check_points(size)]`` with nodes at 0 of weight 0. They add exact zeros to every
+    quadrature sum, so the answer is that of the unpadded rule up to round-off, and rules of
+    one size share a compiled solve.
+    """
     nodes, weights = alpha_rule(num_points, scale, sigma)
     check_nodes, check_weights = alpha_rule(check_points(num_points), scale, sigma)
+    if size is not None and size > num_points:
+        nodes, weights = _pad(nodes, size), _pad(weights, size)
+        check_nodes = _pad(check_nodes, check_points(size))
+        check_weights = _pad(check_weights, check_points(size))
     return Rule(nodes, weights, check_nodes, check_weights)
+
+
+def _pad(a: np.ndarray, size: int) -> np.ndarray:
+    return np.concatenate([a, np.zeros(size - a.shape[0], a.dtype)])
 
 
 def limits(config: Config, method: str, max_steps: int | None = None) -> Limits:

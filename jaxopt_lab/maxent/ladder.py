@@ -5,7 +5,8 @@ of :data:`jaxopt_lab.maxent.config.AUTO_RULES` are tried in turn, each rung warm
 the previous rung's answer where that answer is usable, until the refined-rule moment error
 meets ``moment_tol``; with a fixed ``quad_points`` the ladder has one rung. ``method="auto"``
 climbs it with BFGS and then, for the problems that did not meet ``moment_tol``, with
-Newton, keeping the better answer.
+Newton, keeping the better answer. Rungs are padded to a few shape classes
+(:func:`jaxopt_lab.maxent.config.padded_sizes`), so they share compiled programs.
 
 The driver is written once over a leading batch axis ``[B]``: every rung solves the rows
 not yet done, either one at a time with the jitted fixed-rule solve (``batched=False``:
@@ -22,7 +23,8 @@ import numpy as np
 
 from jaxopt_lab.core import Result
 from jaxopt_lab.maxent import fixed_rule
-from jaxopt_lab.maxent.config import FALLBACK_SIGMA, FIRST_RUNG_STEPS, Config, attempts, ladder
+from jaxopt_lab.maxent.config import (FALLBACK_SIGMA, FIRST_RUNG_STEPS, Config, attempts, ladder,
+                                      padded_sizes)
 from jaxopt_lab.maxent.fixed_rule import Problem, RuleOutput
 from jaxopt_lab.maxent.precondition import alpha
 from jaxopt_lab.maxent.rules import adaptive_sigma
@@ -32,6 +34,9 @@ __all__ = ["Outcome", "run"]
 #: A rung's answer warm-starts the next rung if it is finite, integrable and its moments are
 #: within this error (enough to place the nodes), or if it converged on its own rule.
 USABLE_MOMENT_ERROR = 0.3
+#: Pad the rungs to the shape classes of :func:`jaxopt_lab.maxent.config.padded_sizes`
+#: (fewer programs to compile; answers equal up to round-off).
+PAD_RUNGS = True
 
 
 class Outcome(NamedTuple):
@@ -141,6 +146,7 @@ def _climb(config, method, problem, todo, batched, log_prior) -> Outcome:
     informed = np.zeros(todo.shape, bool)  # lam holds a usable previous answer
     todo = todo.copy()
     rules = ladder(config)
+    sizes = padded_sizes(config) if PAD_RUNGS else tuple(t for t, _ in rules)
     for rung, (t, sigma) in enumerate(rules):
         sel = np.flatnonzero(todo)
         if sel.size == 0:
@@ -150,7 +156,7 @@ def _climb(config, method, problem, todo, batched, log_prior) -> Outcome:
         if config.quad_points is None and rung == 0 and len(rules) > 1:
             cap = min(cap, FIRST_RUNG_STEPS)
         res = _solve_rows(fn, batched, jax.tree.map(lambda a: a[sel], problem),
-                          fixed_rule.rule(t, scale, sigma), lam[sel], basis0,
+                          fixed_rule.rule(t, scale, sigma, sizes[rung]), lam[sel], basis0,
                           fixed_rule.limits(config, method, cap))
         usable = np.all(np.isfinite(res.multipliers), axis=-1) & (
             (res.moment_error <= USABLE_MOMENT_ERROR) | _optimiser_converged(res.result))

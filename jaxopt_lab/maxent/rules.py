@@ -23,7 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxopt_lab.maxent.densities import _sphere
-from jaxopt_lab.maxent.multiindex import _monomials_np, monomials
+from jaxopt_lab.maxent.multiindex import _monomials_np, _multi_indices, monomials
 from jaxopt_lab.quadrature import gauss_hermite, integrate_tensor
 
 __all__ = ["alpha_rule", "grid_moments", "default_chunk"]
@@ -93,9 +93,12 @@ def support_radius(lam_alpha, dim: int, order: int, *, drop: float = 40.0,
     lam = np.asarray(lam_alpha, np.float64)
     u = _sphere(int(dim), int(num_dirs))
     r = np.linspace(0.0, r_max, num_r)
-    pts = r[None, :, None] * u[:, None, :]  # [dirs, r, dim]
-    f = _monomials_np(pts.reshape(-1, dim), order) @ lam
-    f = f.reshape(len(u), num_r)
+    # Along a ray f(r u) = sum_d r^d c_d(u), c_d(u) = sum_{|i| = d} lam_i u^i: monomials at
+    # the directions only, [dirs, K] -> c [dirs, M + 1] -> f [dirs, r].
+    degree = _multi_indices(int(dim), int(order)).sum(axis=1)
+    by_degree = np.zeros((len(lam), int(order) + 1))
+    by_degree[np.arange(len(lam)), degree] = lam
+    f = (_monomials_np(u, order) @ by_degree) @ (r[None, :] ** np.arange(order + 1)[:, None])
     keep = f > f.max() - drop
     last = num_r - 1 - np.argmax(keep[:, ::-1], axis=1)
     # The tensor grid is a box: what matters is the extent along each axis (infinity norm
