@@ -11,7 +11,9 @@
   under the same budget, with the authors' steps written in NumPy after their code:
   :class:`GaussStep` (variance convention, no wrap) and
   :class:`SkipStep` (the authors' ``MonotonicSkippingSMCTakeStep``: equal radii, strict
-  sublevel test, periodic or first-point-only wrap, f(X) re-evaluated).
+  sublevel test, periodic or first-point-only wrap, f(X) re-evaluated). It runs under
+  :func:`experiments.timing.pinned_peer` (one BLAS thread, process CPU time), whoever
+  calls it, and reports the BLAS thread count it ran with.
 """
 
 from __future__ import annotations
@@ -23,7 +25,11 @@ from typing import Mapping, Sequence
 import jax
 import jax.numpy as jnp
 import numpy as np
+# imported here, not in the peer: SciPy loads its own BLAS, which must be loaded before
+# pinned_peer limits the threads of every loaded BLAS
+from scipy.optimize import basinhopping, minimize
 
+from experiments.timing import blas_threads, pinned_peer
 from jaxopt_lab.basin_hopping import bh, bhs, hybrid, metrics, run_budget
 from jaxopt_lab.problems import Problem, success
 
@@ -165,13 +171,12 @@ class SkipStep:
 def _lbfgsb_always_success(fun, x0, args=(), bounds=None, tol=None, **kwargs):
     # scipy >= 1.9 refuses failed local minimisations in basinhopping; scipy 1.6.2 (the
     # paper's) did not check. Report success, as SciPy 1.6.2 did, to match the paper.
-    from scipy.optimize import minimize
-
     res = minimize(fun, x0, args=args, method="L-BFGS-B", bounds=bounds, tol=tol)
     res.success = True
     return res
 
 
+@pinned_peer
 def scipy_cell(ls: Problem, kind: str, budget_s: float, seed: int, *,
                sigma: float, num_skips: int = 1, tol=None, boundary: str = "periodic",
                temperature: float | None = None, radius: float = 1e-5, radii: str = "equal",
@@ -181,9 +186,9 @@ def scipy_cell(ls: Problem, kind: str, budget_s: float, seed: int, *,
     ``kind="bh"``: :class:`GaussStep` at ``T = 1``; ``kind="bhs"``: :class:`SkipStep` at
     ``T = 0``. ``niter_success=50``, L-BFGS-B with the box and ``tol``; a run that ends
     after the budget is discarded; success is the 1e-5 ball around any minimiser.
+    Runs with one BLAS thread (:func:`~experiments.timing.pinned_peer`); the budget and
+    ``cpu_s`` are process CPU seconds; ``blas_threads`` is the count it ran with.
     """
-    from scipy.optimize import basinhopping
-
     rng = np.random.default_rng(seed)
     bounds = list(zip(ls.lower, ls.upper))
     if kind == "bh":
@@ -192,6 +197,7 @@ def scipy_cell(ls: Problem, kind: str, budget_s: float, seed: int, *,
     else:
         step = SkipStep(ls.np_fn, sigma, num_skips, ls.lower, ls.upper, boundary, rng, radii)
         temperature = 0.0 if temperature is None else temperature
+    threads = blas_threads()
     cpu0, wall0 = time.process_time(), time.perf_counter()
     runs = successes = successes_f = 0
     while True:
@@ -208,11 +214,12 @@ def scipy_cell(ls: Problem, kind: str, budget_s: float, seed: int, *,
         if max_runs is not None and runs >= max_runs:
             break
     cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+    threads = max(threads, blas_threads())  # a BLAS loaded meanwhile would show here
     return {"runs": runs, "successes": successes, "successes_f": successes_f,
             "rho": 100 * successes / runs if runs else float("nan"),
             "rho_f": 100 * successes_f / runs if runs else float("nan"),
             "cpu_s": cpu, "wall_s": wall, "success_per_cpu_s": successes / cpu,
-            "success_per_wall_s": successes / wall}
+            "success_per_wall_s": successes / wall, "blas_threads": threads}
 
 
 def record_cell(ctx, cell: str, config: dict, seed: int, compute) -> dict:
