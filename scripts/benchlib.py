@@ -134,7 +134,8 @@ def machine_line(info: dict[str, Any]) -> str:
     load = info.get("load_average")
     load_text = f", load {load[0]:.1f} at start" if load else ""
     devices = ", ".join(sorted(set(info.get("devices", []))))
-    return (f"{info.get('cpu_count')} × {info.get('cpu')} ({info.get('backend')}: {devices})"
+    return (f"{info.get('cpu_count')} cores, {info.get('cpu')} (JAX backend {info.get('backend')}:"
+            f" {devices})"
             f"{load_text}; jax {info.get('jax')}, numpy {info.get('numpy')}"
             + (f", scipy {info['scipy']}" if "scipy" in info else ""))
 

@@ -1,4 +1,5 @@
-"""Suite-wide JAX settings: 8 fake CPU devices and strict rank promotion.
+"""Suite-wide JAX settings: 8 fake CPU devices, strict rank promotion, no persistent
+compilation cache.
 
 The device count must be set before any JAX backend starts, so it is done here, at import
 time of the first conftest (JAX reads ``JAX_NUM_CPU_DEVICES`` once, when its CPU backend
@@ -9,6 +10,9 @@ device pass ``devices=jax.devices()[:1]``.
 import os
 
 os.environ.setdefault("JAX_NUM_CPU_DEVICES", "8")
+# Experiments switch JAX's persistent compilation cache on; the suite leaves the user's cache
+# directory alone (tests of the cache pass their own directory).
+os.environ.setdefault("JAXOPT_LAB_COMPILATION_CACHE", "off")
 
 import jax  # noqa: E402
 
