@@ -11,6 +11,8 @@ and time to first solution on the circuits against Z3.
    budget (``--num-restarts`` restarts x the cell's experiment steps at the warm rate,
    compiled once per side). Cells: GradSearch with the running average of the gradient
    (beta 0.1) on the parity chain K = 256, and GradSearch+ (soft) on Shift.
+   With ``--profile`` (the default without ``--quick``) each part of the step (random draw,
+   loss and gradient, solved check, move selection) is timed alone, batched and single.
 2. Time to first solution: ``first_solution`` of experiments/circuits.py (vmapped batch,
    checked every 100 steps) on each circuit against Z3 on the same encoding, both verified
    by simulation; without z3-solver the Z3 column is skipped with a note.
@@ -106,6 +108,62 @@ def throughput(task, method, params, num_restarts: int, batch_steps: int, ref_st
             "ref_restart_steps_per_cpu_s": ref_per_cpu, "cpu_ratio": ours_per_cpu / ref_per_cpu}
 
 
+def step_parts(task, method, params) -> dict:
+    """The parts of a GradSearch step on a program, each ``(key, x [V]) -> x [V]`` (the next
+    program depends on the part's output, so that no part is hoisted out of the loop)."""
+    from jaxopt_lab.gradsearch import moves
+
+    space = task.space
+    valid = jnp.asarray(space.valid)
+    length = valid.size + 3 + int(task.targets.shape[0])
+
+    def whole(key, x):
+        state = method.init(key, x, params)
+        return method.step(key, state, params)[0].program
+
+    def draw(key, x):
+        u = jax.random.uniform(key, (length,), jnp.float32)
+        return jnp.where(u[:x.shape[0]] < 0.5, x, 0)
+
+    def loss_grad(key, x):
+        grad = jax.grad(task.loss_flat)(programs.onehot(space, x))
+        return jnp.where(grad[:, 0] < grad[:, 1], x, 0)
+
+    def solved(key, x):
+        return jnp.where(task.solved(x), 0, x)
+
+    def select(key, x):
+        grad = jnp.broadcast_to(x[:, None].astype(jnp.float32), valid.shape)
+        scores = moves.switch_estimates(grad, x)
+        scores = jnp.where(moves.candidate_mask(x, valid), scores, jnp.inf)
+        flat = moves.argmin_by_priority(scores, grad)
+        return moves.apply_move(x, flat // valid.shape[1], flat % valid.shape[1])
+
+    return {"whole step (init + step)": whole, "random draw (priorities)": draw,
+            "loss and gradient": loss_grad, "solved check": solved,
+            "move selection (estimates, argmin, apply)": select}
+
+
+def profile(task, method, params, num_restarts: int, steps: int, repeats: int) -> list:
+    """``[(part, batched CPU s per restart-step, single CPU s per step)]``."""
+    keys = jax.random.split(jax.random.key(1), num_restarts)
+    out = []
+    for name, part in step_parts(task, method, params).items():
+        def loop(key, n, part=part):
+            def body(x, t):
+                return part(jax.random.fold_in(key, t), x), None
+            return jax.lax.scan(body, task.space.sample(key), jnp.arange(n))[0]
+
+        batched = jax.jit(jax.vmap(lambda k: loop(k, steps)))
+        single = jax.jit(lambda k: loop(k, steps * 10))
+        jax.block_until_ready(batched(keys))
+        jax.block_until_ready(single(keys[0]))
+        b = _best_seconds(lambda r: batched(keys), repeats)[1] / (num_restarts * steps)
+        s = _best_seconds(lambda r: single(keys[r]), repeats)[1] / (steps * 10)
+        out.append((name, b, s))
+    return out
+
+
 def have_z3() -> bool:
     return importlib.util.find_spec("z3") is not None
 
@@ -136,6 +194,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--full-budget", action="store_true",
                         help="run every restart for the whole budget (success rate)")
     parser.add_argument("--skip-throughput", action="store_true")
+    parser.add_argument("--profile", action=argparse.BooleanOptionalAction, default=None,
+                        help="time the parts of the step, batched and single (default: yes; "
+                             "quick: no)")
     args = parser.parse_args(argv)
     q = args.quick
     for name, full, quick in (("num_restarts", 1000, 1000), ("batch_steps", 100, 20),
@@ -143,6 +204,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                               ("first_max_steps", 20000, 2000)):
         if getattr(args, name) is None:
             setattr(args, name, quick if q else full)
+    if args.profile is None:
+        args.profile = not q
     if args.circuits is None:
         args.circuits = ["nand", "swap"] if q else ["nand", "swap", "shift", "adder"]
     return args
@@ -177,6 +240,25 @@ def main(argv=None) -> dict:
                  "reference restart-steps/s", "warm ratio", "warm ratio, CPU time",
                  "cold ratio",
                  "compile s (ours / ref)"], rows))
+
+    rows = []
+    for label, mname, k, _ in (CASES if args.profile else []):
+        task, method, params = case(label, k)
+        for part, b, single in profile(task, method, params, args.num_restarts,
+                                       args.batch_steps, args.repeats):
+            cells.append({"part": "profile", "task": task.name, "method": mname, "K": k,
+                          "step_part": part, "restarts": args.num_restarts,
+                          "ours_cpu_s_per_restart_step": b, "ref_cpu_s_per_step": single})
+            rows.append([label, part, f"{b * 1e9:.0f}", f"{single * 1e9:.0f}",
+                         f"{single / b:.2f}x"])
+            print(rows[-1], flush=True)
+    if rows:
+        parts.append(
+            "### Profile: the parts of a step, batched vs one restart\n\nProcess CPU "
+            f"nanoseconds per restart-step, {args.num_restarts} vmapped restarts vs one "
+            "restart, each part alone in its own `lax.scan`.\n\n" + benchlib.markdown_table(
+                ["problem", "part", "batched ns/restart-step", "one restart ns/step",
+                 "ratio"], rows))
 
     z3_ok = have_z3()
     encodings = args.z3_encodings if z3_ok else []
