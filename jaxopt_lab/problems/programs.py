@@ -302,8 +302,10 @@ def parity_chain(num_vars: int, eps: float = 1e-7) -> ProgramTask:
 
     def p_zero(probs):
         mu = probs["x"]  # [K-1, 2]
-        mu = jnp.concatenate([jnp.asarray([[1.0, 0.0]], mu.dtype), mu], axis=0)  # [K, 2]
-        return jnp.sum(mu * jnp.roll(mu, -1, axis=0), axis=-1)  # [K]
+        # value-major [2, K]: the chain is the contiguous axis, which keeps the loss and its
+        # gradient vectorised under vmap (the same numbers as the [K, 2] form, bit for bit)
+        mu = jnp.concatenate([jnp.asarray([[1.0], [0.0]], mu.dtype), mu.T], axis=1)
+        return jnp.sum(mu * jnp.roll(mu, -1, axis=1), axis=0)  # [K]
 
     def predict(probs):
         return (1.0 - p_zero(probs))[None, :]  # P(y_i = 1), [1, K]

@@ -81,6 +81,29 @@ def test_parity_onehot_equals_python():
         assert bool(task.solved(jnp.asarray(z))) == (not any(z))
 
 
+def test_parity_loss_and_gradient_equal_the_row_major_form():
+    """The chain stored value-major ([2, K]) gives the [K, 2] form's loss and gradient bit for
+    bit, at one-hot and at interior points, alone and under vmap."""
+    k, eps = 64, 1e-7
+    task = P.parity_chain(k, eps)
+
+    def row_major(mat):  # [K-1, 2] -> loss, the definition written with the chain as rows
+        mu = jnp.concatenate([jnp.asarray([[1.0, 0.0]], mat.dtype), mat], axis=0)
+        return -jnp.sum(jnp.log(jnp.sum(mu * jnp.roll(mu, -1, axis=0), axis=-1) + eps))
+
+    key = jax.random.key(4)
+    points = jnp.stack([jax.nn.one_hot(jax.random.bernoulli(key, 0.5, (k - 1,)).astype(jnp.int32), 2),
+                        jax.nn.softmax(jax.random.normal(key, (k - 1, 2)))])
+    single = [(jax.jit(jax.value_and_grad(f)), p) for f in (task.loss_flat, row_major)
+              for p in points]
+    batched = [(jax.jit(jax.vmap(jax.value_and_grad(f))), points)
+               for f in (task.loss_flat, row_major)]
+    for (ours, a), (ref, b) in [(single[0], single[2]), (single[1], single[3]),
+                                (batched[0], batched[1])]:
+        for x, y in zip(ours(a), ref(b)):
+            np.testing.assert_array_equal(x, y)
+
+
 def test_dnf_onehot_equals_python():
     task = dnf.dnf_task(jax.random.key(3), num_inputs=5, num_rules=3, num_true_rules=2,
                       min_literals=1, max_literals=3)
