@@ -78,15 +78,8 @@ def check_page(root: Path, name: str) -> Path:
     return path
 
 
-def parse_only(text: str) -> list[str]:
-    """argparse type for ``--only``: comma-separated names from :data:`BENCHMARKS`."""
-    names = [n.strip() for n in text.split(",") if n.strip()]
-    unknown = [n for n in names if n not in BENCHMARKS]
-    if unknown or not names:
-        raise argparse.ArgumentTypeError(
-            f"unknown benchmark(s) {', '.join(map(repr, unknown)) or '(none given)'}; "
-            f"choose from {','.join(BENCHMARKS)}")
-    return [n for n in BENCHMARKS if n in names]  # run order, no duplicates
+#: argparse type for ``--only``: names from :data:`BENCHMARKS`, in run order, no duplicates.
+parse_only = benchlib.comma_list(tuple(BENCHMARKS), "benchmark(s)", order_of_choices=True)
 
 
 def _children_cpu_s() -> float:

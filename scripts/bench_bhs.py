@@ -58,18 +58,6 @@ FULL = dict(budget=10.0, ref_budget=60.0)
 QUICK = dict(budget=5.0, ref_budget=10.0)
 
 
-def _names(choices, what):
-    def parse(text):
-        items = [t.strip() for t in text.split(",") if t.strip()]
-        bad = [t for t in items if t not in choices]
-        if not items or bad:
-            raise argparse.ArgumentTypeError(
-                f"unknown {what} {', '.join(map(repr, bad)) or '(none given)'}; "
-                f"choose from {', '.join(choices)} (comma-separated)")
-        return list(dict.fromkeys(items))
-    return parse
-
-
 def _positive_ints(text):
     try:
         return [benchlib.positive_int(t) for t in text.split(",")]
@@ -102,8 +90,8 @@ def parser() -> argparse.ArgumentParser:
                    help="chain counts, comma-separated (default: 1024 for BH-S, 512 for BH)")
     p.add_argument("--local-steps", type=_non_negative_int, default=2,
                    help="asynchronous mode: minimiser steps per tick (0: synchronous)")
-    p.add_argument("--cases", type=_names(tuple(CASES), "case"), default=list(CASES))
-    p.add_argument("--methods", type=_names(METHODS, "method"), default=list(METHODS))
+    p.add_argument("--cases", type=benchlib.comma_list(tuple(CASES), "case"), default=list(CASES))
+    p.add_argument("--methods", type=benchlib.comma_list(METHODS, "method"), default=list(METHODS))
     p.add_argument("--line-search", default=None, choices=("backtracking", "more_thuente"),
                    help="local minimiser's line search (default: LBFGSConfig's)")
     p.add_argument("--seed", type=_non_negative_int, default=0)

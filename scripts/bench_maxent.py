@@ -330,36 +330,18 @@ def markdown(cells):
     return "\n\n".join(parts) + "\n"
 
 
-def case_list(text: str) -> list[str]:
-    """argparse type: comma-separated names of :data:`jaxopt_lab.maxent.cases.CASES`."""
-    names = [n for n in text.split(",") if n]
-    unknown = [n for n in names if n not in CASES]
-    if unknown or not names:
-        raise argparse.ArgumentTypeError(
-            f"unknown case(s) {unknown or [text]}; known: {', '.join(sorted(CASES))}")
-    return names
-
-
-def peer_list(text: str) -> list[str]:
-    """argparse type: comma-separated peer kinds (monomial, tensor)."""
-    names = [n for n in text.split(",") if n]
-    bad = [n for n in names if n not in PEER_KINDS]
-    if bad or not names:
-        raise argparse.ArgumentTypeError(
-            f"unknown peer kind(s) {bad or [text]}; choose from {', '.join(PEER_KINDS)}")
-    return names
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--cases", type=case_list, default=None,
+    parser.add_argument("--cases", type=benchlib.comma_list(tuple(sorted(CASES)), "case"),
+                        default=None,
                         help=f"comma-separated cases (default {DEFAULT_CASES}; --quick: "
                              "2d8_bimodal); the first one is also run in fresh processes")
     parser.add_argument("--repeats", type=benchlib.positive_int, default=None,
                         help="warm calls of ours, best taken (default 3; --quick: 2)")
     parser.add_argument("--batch", type=benchlib.positive_int, default=None,
                         help="problems in the solve_batch run (default 1000; --quick: 200)")
-    parser.add_argument("--peers", type=peer_list, default=list(PEER_KINDS),
+    parser.add_argument("--peers", type=benchlib.comma_list(tuple(PEER_KINDS), "peer kind"),
+                        default=list(PEER_KINDS),
                         help="peer kinds: monomial,tensor")
     parser.add_argument("--peer-budget", type=benchlib.positive_int, default=300_000,
                         help="largest grid (points) given to the point-by-point peer")

@@ -123,7 +123,7 @@ def test_only_rejects_unknown_names(tree, only, capsys):
         bench_all.main(["--only", only], root=tree)
     assert exc.value.code == 2
     err = capsys.readouterr().err
-    assert "--only" in err and "choose from dgs,bhs,gradsearch,maxent,sweep" in err
+    assert "--only" in err and "choose from dgs, bhs, gradsearch, maxent, sweep" in err
 
 
 def test_only_keeps_run_order():

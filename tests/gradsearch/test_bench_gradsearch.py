@@ -7,24 +7,19 @@ sums a program's loss in another order when the restarts are batched, so program
 losses are equal up to rounding may swap as the best seen (``best_x``, ``stall``).
 """
 
-import importlib.util
 import json
-from pathlib import Path
 
 import jax
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.helpers.scripts import load_script
+
 RTOL = 1e-6
 
 
 def _bench():
-    spec = importlib.util.spec_from_file_location("bench_gradsearch",
-                                                  ROOT / "scripts" / "bench_gradsearch.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("bench_gradsearch")
 
 
 @pytest.mark.parametrize("label,k,steps", [

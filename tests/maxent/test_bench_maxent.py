@@ -5,7 +5,6 @@ No timing is asserted; the measurements themselves are not run here.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -16,17 +15,13 @@ from jaxopt_lab.maxent import fixed_rule
 from jaxopt_lab.maxent.cases import make_case
 from jaxopt_lab.maxent.precondition import forward_moments, precondition
 from jaxopt_lab.maxent.rules import alpha_rule
+from tests.helpers.scripts import load_script
 
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("bench_maxent",
-                                                  ROOT / "scripts" / "bench_maxent.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("bench_maxent")
 
 
 @pytest.mark.parametrize("argv, word", [
