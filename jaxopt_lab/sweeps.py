@@ -29,6 +29,7 @@ process 0 writes the record.
 
 from __future__ import annotations
 
+import collections
 import sys
 import time
 from typing import Any, Callable, Iterable, Mapping
@@ -149,6 +150,9 @@ def sweep(
 ) -> dict[str, np.ndarray]:
     """Runs ``run_fn`` for every seed, sharded over devices, optionally into a record.
 
+    The compiled chunk program is kept for the last few ``run_fn`` objects: sweeping the
+    same function again (more seeds, a resumed record) compiles nothing new.
+
     Args:
       run_fn: ``run_fn(key) -> pytree of arrays``, the computation of one seed (pure).
         Scalar outputs become columns of ``metrics.csv``; others are stored as arrays.
@@ -182,12 +186,11 @@ def sweep(
     if record is not None and "writer" in names:
         raise ValueError("run_fn must not return an entry named 'writer' when recording (the "
                          "record's column of each row's writer)")
-    flat_run_fn = run_fn if treedef is None else _flat_outputs(run_fn, names)
     mesh = make_seed_mesh(devices)
     num_devices = mesh.devices.size
     batch = int(chunk_size) * num_devices
     sharding = NamedSharding(mesh, PartitionSpec("seeds"))
-    compiled = jax.jit(jax.vmap(flat_run_fn), out_shardings=sharding)
+    compiled = _chunk_program(run_fn, names if treedef is not None else None, sharding)
 
     done = record.done_seeds() if record is not None else set()
     todo = np.asarray([s for s in seeds.tolist() if s not in done], dtype=np.int64)
@@ -256,6 +259,33 @@ def output_structure(run_fn, root_seed: int = 0):
         raise ValueError(f"run_fn's output leaves need distinct path names other than "
                          f"'seed', got {names}")
     return names, treedef
+
+
+# The last few chunk programs, jit(vmap(run_fn)) per run_fn object, so that sweeping the same
+# function again (more seeds, a resumed record) reuses its compiled program instead of
+# tracing and compiling anew. Bounded: each entry keeps its run_fn and executables alive.
+_PROGRAMS: "collections.OrderedDict[tuple, tuple]" = collections.OrderedDict()
+_MAX_PROGRAMS = 8
+
+
+def _chunk_program(run_fn, flat_names, sharding):
+    """``jit(vmap(run_fn))`` with outputs sharded over seeds, reused for the same ``run_fn``
+    object (and output layout and sharding) among the last :data:`_MAX_PROGRAMS` ones.
+
+    ``flat_names``: None when ``run_fn`` returns a flat dict, else the column names its
+    pytree output is flattened to.
+    """
+    cache_key = (id(run_fn), None if flat_names is None else tuple(flat_names), sharding)
+    hit = _PROGRAMS.get(cache_key)
+    if hit is not None and hit[0] is run_fn:
+        _PROGRAMS.move_to_end(cache_key)
+        return hit[1]
+    fn = run_fn if flat_names is None else _flat_outputs(run_fn, flat_names)
+    program = jax.jit(jax.vmap(fn), out_shardings=sharding)
+    _PROGRAMS[cache_key] = (run_fn, program)  # keeps run_fn alive, so its id stays unique
+    while len(_PROGRAMS) > _MAX_PROGRAMS:
+        _PROGRAMS.popitem(last=False)
+    return program
 
 
 def _flat_outputs(run_fn, names):

@@ -264,3 +264,26 @@ def test_a_run_pair_sweeps_as_a_pytree_and_matches_a_loop(tmp_path):
 def test_run_fn_output_is_checked_before_anything_runs(run_fn, match):
     with pytest.raises(ValueError, match=match):
         sweep_lib.sweep(run_fn, [0], progress=False)
+
+
+def test_sweeping_the_same_function_again_compiles_nothing_new():
+    def run_fn(key):
+        x = jax.random.normal(key, (3,))
+        return {"f": jnp.sum(jnp.sin(x) ** 2)}
+
+    compiles = []
+    listener = lambda name, duration, **kw: compiles.append(name)  # noqa: E731
+    devices = jax.devices()[:1]
+    first = sweep_lib.sweep(run_fn, range(4), chunk_size=4, devices=devices, progress=False)
+    jax.monitoring.register_event_duration_secs_listener(listener)
+    try:
+        again = sweep_lib.sweep(run_fn, range(4, 8), chunk_size=4, devices=devices,
+                                progress=False)
+    finally:
+        jax.monitoring.unregister_event_duration_listener(listener)
+    assert [n for n in compiles if n.endswith("backend_compile_duration")] == []
+    # the reused program still computes each seed's own result
+    alone = sweep_lib.sweep(lambda key: run_fn(key), [5], chunk_size=4, devices=devices,
+                            progress=False)
+    np.testing.assert_array_equal(again["f"][1], alone["f"][0])
+    assert not np.array_equal(first["f"], again["f"])
