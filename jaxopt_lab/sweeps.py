@@ -265,7 +265,7 @@ def output_structure(run_fn, root_seed: int = 0):
 # function again (more seeds, a resumed record) reuses its compiled program instead of
 # tracing and compiling anew. Bounded: each entry keeps its run_fn and executables alive.
 _PROGRAMS: "collections.OrderedDict[tuple, tuple]" = collections.OrderedDict()
-_MAX_PROGRAMS = 8
+_MAX_PROGRAMS = 4
 
 
 def _chunk_program(run_fn, flat_names, sharding):
