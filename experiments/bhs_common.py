@@ -12,7 +12,7 @@
   :class:`GaussStep` (variance convention, no wrap) and
   :class:`SkipStep` (the authors' ``MonotonicSkippingSMCTakeStep``: equal radii, strict
   sublevel test, periodic or first-point-only wrap, f(X) re-evaluated). It runs under
-  :func:`experiments.timing.pinned_peer` (one BLAS thread, process CPU time), whoever
+  :func:`experiments.timing.single_threaded_blas` (one BLAS thread, process CPU time), whoever
   calls it, and reports the BLAS thread count it ran with.
 """
 
@@ -25,11 +25,7 @@ from typing import Mapping, Sequence
 import jax
 import jax.numpy as jnp
 import numpy as np
-# imported here, not in the peer: SciPy loads its own BLAS, which must be loaded before
-# pinned_peer limits the threads of every loaded BLAS
-from scipy.optimize import basinhopping, minimize
 
-from experiments.timing import blas_threads, pinned_peer
 from jaxopt_lab.basin_hopping import bh, bhs, hybrid, metrics, run_budget
 from jaxopt_lab.problems import Problem, success
 
@@ -171,12 +167,13 @@ class SkipStep:
 def _lbfgsb_always_success(fun, x0, args=(), bounds=None, tol=None, **kwargs):
     # scipy >= 1.9 refuses failed local minimisations in basinhopping; scipy 1.6.2 (the
     # paper's) did not check. Report success, as SciPy 1.6.2 did, to match the paper.
+    from scipy.optimize import minimize
+
     res = minimize(fun, x0, args=args, method="L-BFGS-B", bounds=bounds, tol=tol)
     res.success = True
     return res
 
 
-@pinned_peer
 def scipy_cell(ls: Problem, kind: str, budget_s: float, seed: int, *,
                sigma: float, num_skips: int = 1, tol=None, boundary: str = "periodic",
                temperature: float | None = None, radius: float = 1e-5, radii: str = "equal",
@@ -186,9 +183,23 @@ def scipy_cell(ls: Problem, kind: str, budget_s: float, seed: int, *,
     ``kind="bh"``: :class:`GaussStep` at ``T = 1``; ``kind="bhs"``: :class:`SkipStep` at
     ``T = 0``. ``niter_success=50``, L-BFGS-B with the box and ``tol``; a run that ends
     after the budget is discarded; success is the 1e-5 ball around any minimiser.
-    Runs with one BLAS thread (:func:`~experiments.timing.pinned_peer`); the budget and
+    Runs with one BLAS thread (:func:`~experiments.timing.single_threaded_blas`); the budget and
     ``cpu_s`` are process CPU seconds; ``blas_threads`` is the count it ran with.
     """
+    # SciPy (and its own BLAS) is imported before the thread limit is set, so that the
+    # limit covers it; both imports stay here so that the JAX side of this module needs
+    # neither SciPy nor threadpoolctl.
+    from scipy.optimize import basinhopping
+
+    from experiments.timing import blas_threads, single_threaded_blas
+
+    with single_threaded_blas():
+        return _scipy_runs(basinhopping, blas_threads, ls, kind, budget_s, seed, sigma,
+                           num_skips, tol, boundary, temperature, radius, radii, max_runs)
+
+
+def _scipy_runs(basinhopping, blas_threads, ls, kind, budget_s, seed, sigma, num_skips, tol,
+                boundary, temperature, radius, radii, max_runs):
     rng = np.random.default_rng(seed)
     bounds = list(zip(ls.lower, ls.upper))
     if kind == "bh":
