@@ -135,7 +135,7 @@ def test_only_keeps_run_order():
 
 def test_command_line_drops_json_and_its_path():
     script = str(ROOT / "scripts" / "bench_dgs.py")
-    assert (benchlib.command_line([script, "--json", "/tmp/x.json", "--quick"])
+    assert (benchlib.command_line([script, "--json", "out/x.json", "--quick"])
             == "python scripts/bench_dgs.py --quick")
     assert (benchlib.command_line([script, "--quick", "--json", "r.json", "--dim", "20"])
             == "python scripts/bench_dgs.py --quick --dim 20")
