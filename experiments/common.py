@@ -27,11 +27,11 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from jaxopt_lab.compilation_cache import enable_compilation_cache
-from jaxopt_lab.provenance import describe_writers
+from jaxopt_lab.provenance import describe_writers, environment_info
 from jaxopt_lab.records import RecordMismatch, RunRecord, ensure_writable_dir
 from jaxopt_lab.sweeps import MAX_SEED, sweep, validate_seeds
 
-__all__ = ["Experiment", "Context", "main", "discover", "markdown_table", "load_targets",
+__all__ = ["Experiment", "CpuPlan", "Context", "main", "discover", "markdown_table", "load_targets",
            "build_parser", "PROFILES", "UsageError", "is_usage_error", "MIN_SEEDS_FOR_SPREAD",
            "MIN_SEEDS_FOR_VERDICT", "TOO_FEW_SEEDS", "standard_error", "z_verdict"]
 
@@ -66,6 +66,9 @@ class Experiment:
       run: ``run(args, ctx) -> str``, the Markdown section (without the heading).
       add_arguments: optional ``add_arguments(parser)`` for experiment-specific flags.
       quick_seeds / paper_seeds: default number of seeds per profile.
+      cpu_plan: what of the paper profile runs on a 2-core CPU and what needs an
+        accelerator (:class:`CpuPlan`); ``python -m experiments.reproduce --profile paper
+        --fits cpu`` follows it.
     """
 
     name: str
@@ -76,6 +79,51 @@ class Experiment:
     add_arguments: Callable[[argparse.ArgumentParser], None] | None = None
     quick_seeds: int = 3
     paper_seeds: int = 20
+    cpu_plan: "CpuPlan | None" = None
+
+
+@dataclasses.dataclass(frozen=True)
+class CpuPlan:
+    """How much of an experiment's paper profile fits on a 2-core CPU.
+
+    Attributes:
+      args: extra arguments of ``python -m experiments.<name> --profile paper`` that select
+        the part that fits (``()``: the whole paper profile); ``None``: nothing fits.
+      minutes: measured (or, where said so in ``note``, estimated) wall minutes of that part
+        on an idle 2-core CPU.
+      rest: what is left for an accelerator and its cost (evaluations, memory, expected GPU
+        and CPU time); ``""`` when the CPU part is the whole paper profile.
+      rest_args: the arguments of the accelerator command for the rest (after
+        ``--profile paper``).
+      note: where the minutes come from, or what the CPU part leaves out and why.
+    """
+
+    args: tuple[str, ...] | None
+    minutes: float | None = None
+    rest: str = ""
+    rest_args: tuple[str, ...] = ()
+    note: str = ""
+
+    def __post_init__(self):
+        if self.args is None and not self.rest:
+            raise ValueError("CpuPlan: args=None (nothing fits on a CPU) needs rest, the cost "
+                             "of the accelerator run")
+
+    def fits(self) -> bool:
+        """Whether any of the paper profile runs on the CPU."""
+        return self.args is not None
+
+    def cpu_command(self, name: str) -> str | None:
+        if self.args is None:
+            return None
+        return shlex.join(["python", "-m", f"experiments.{name}", "--profile", "paper",
+                           *self.args])
+
+    def accelerator_command(self, name: str) -> str | None:
+        if not self.rest:
+            return None
+        return shlex.join(["python", "-m", f"experiments.{name}", "--profile", "paper",
+                           *self.rest_args])
 
 
 @dataclasses.dataclass
@@ -150,9 +198,10 @@ class Context:
         return folder / (name if name.endswith(".png") else name + ".png")
 
     def figure_markdown(self, name: str, caption: str) -> str:
-        """Markdown that shows figure ``name`` from docs/reproduction.md."""
+        """Markdown that shows figure ``name`` from the profile's reproduction document
+        (:func:`figures_folder`)."""
         file = self.figure(name).name
-        return f"![{caption}](figures/{self.experiment.name}/{file})"
+        return f"![{caption}]({figures_folder(self.profile)}/{self.experiment.name}/{file})"
 
     def targets(self, name: str) -> dict:
         """The published numbers in ``experiments/targets/<name>.json``."""
@@ -316,13 +365,23 @@ def _main(experiment: Experiment, parser: argparse.ArgumentParser, argv: list[st
     provenance = ctx.provenance()
     if provenance:
         section = section.rstrip() + "\n\n" + provenance
-    section = section.rstrip() + (f"\n\n*Made by* `{command}` *in {elapsed:.0f} s.*\n")
+    section = section.rstrip() + (f"\n\n*Made by* `{command}` *in {elapsed:.0f} s"
+                                  f"{_at_commit()}.*\n")
     (out / "report.md").write_text(f"## {experiment.paper}: {experiment.title}\n\n{section}")
     (out / "report.json").write_text(json.dumps(
         {"name": experiment.name, "status": "ok", "seconds": elapsed, "command": command,
          "section": section}, indent=2) + "\n")
     print(f"{experiment.name}: wrote {out / 'report.md'} ({elapsed:.1f} s)", file=sys.stderr)
     return section
+
+
+def _at_commit() -> str:
+    """`` at commit 0123456789`` (``+ local changes`` if the tree was dirty), or ``""``."""
+    info = environment_info()
+    if not info["git_commit"]:
+        return ""
+    return f" at commit {info['git_commit'][:10]}" + (
+        " + local changes" if info["git_dirty"] else "")
 
 
 def discover() -> dict[str, Experiment]:
@@ -342,12 +401,23 @@ def discover() -> dict[str, Experiment]:
     return dict(sorted(found.items(), key=lambda kv: (kv[1].order, kv[0])))
 
 
-def copy_figures(out: Path, name: str, docs_dir: Path) -> list[Path]:
-    """Copies ``out/figures/*.png`` to ``docs_dir/figures/<name>/``; returns the new paths."""
+def figures_folder(profile: str) -> str:
+    """The docs folder of a profile's figures: ``figures`` (quick), ``figures/paper``."""
+    return "figures" if profile == "quick" else f"figures/{profile}"
+
+
+def reproduction_document(profile: str) -> str:
+    """The file name of a profile's reproduction document in docs/."""
+    return "reproduction.md" if profile == "quick" else f"reproduction-{profile}.md"
+
+
+def copy_figures(out: Path, name: str, docs_dir: Path, profile: str = "quick") -> list[Path]:
+    """Copies ``out/figures/*.png`` to ``docs_dir/<figures_folder(profile)>/<name>/``;
+    returns the new paths."""
     src = out / "figures"
     if not src.exists():
         return []
-    dst = docs_dir / "figures" / name
+    dst = docs_dir / figures_folder(profile) / name
     dst.mkdir(parents=True, exist_ok=True)
     copied = []
     for f in sorted(src.glob("*.png")):

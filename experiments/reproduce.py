@@ -3,11 +3,17 @@
     python -m experiments.reproduce --profile quick            # everything, minutes on a CPU
     python -m experiments.reproduce --profile paper --paper bhs   # one paper's experiments
     python -m experiments.reproduce --profile paper --only dgs_benchmarks,bhs_landscapes
+    python -m experiments.reproduce --profile paper --fits cpu  # what fits on 2 CPU cores
+
+The quick profile's document is ``docs/reproduction.md``; the paper profile's is
+``docs/reproduction-paper.md``. With ``--fits cpu``, each experiment runs the part of its
+paper profile that fits on a 2-core CPU (its :class:`~experiments.common.CpuPlan`), and the
+command prints, and the document lists, the cost and the accelerator command of the rest.
 
 Each experiment writes its results under ``<out-root>/<name>/<profile>/`` (resumable: a
 re-run skips finished seeds) and returns a Markdown section; this script assembles the
 sections, grouped by paper, with the paper's numbers beside ours, and copies the figures
-to ``docs/figures/``. The document opens with a count per paper of the published cells
+to ``docs/figures/`` (``docs/figures/paper/`` for the paper profile). The document opens with a count per paper of the published cells
 reproduced within tolerance, explained and open (:func:`tally_cells`). With ``--only``,
 just those experiments run and the document shows the latest saved run of every other one.
 An experiment that fails is reported in the document and makes the command exit with
@@ -24,7 +30,8 @@ import traceback
 from pathlib import Path
 
 from experiments.cells import VERDICTS, count
-from experiments.common import PROFILES, REPO_ROOT, copy_figures, discover, is_usage_error, main
+from experiments.common import (PROFILES, REPO_ROOT, copy_figures, discover, is_usage_error,
+                                main, reproduction_document)
 
 PAPERS = {
     "Foundation": "Framework checks",
@@ -108,20 +115,53 @@ def glance_table(papers: dict[str, dict]) -> list[str]:
     return lines
 
 
-def build_document(profile: str, sections: list[tuple], papers: dict | None = None) -> str:
-    """``sections``: ``(experiment, status, seconds, markdown)`` in report order."""
+def plan_table(experiments: dict) -> list[str]:
+    """Markdown lines: per experiment, the part of the paper profile that runs on a 2-core
+    CPU, its time, and the cost and command of the rest."""
+    lines = ["| experiment | on a 2-core CPU | minutes | left for an accelerator |",
+             "|---|---|---|---|"]
+    for name, exp in experiments.items():
+        plan = exp.cpu_plan
+        if plan is None:
+            lines.append(f"| `{name}` | not assessed | — | — |")
+            continue
+        cpu = plan.cpu_command(name)
+        cpu = "nothing" if cpu is None else f"`{cpu}`"
+        if plan.note:
+            cpu += f" ({plan.note})"
+        minutes = "—" if plan.minutes is None else f"{plan.minutes:.0f}"
+        rest = (f"{plan.rest}: `{plan.accelerator_command(name)}`" if plan.rest else "nothing")
+        lines.append(f"| `{name}` | {cpu} | {minutes} | {rest} |")
+    return lines
+
+
+def build_document(profile: str, sections: list[tuple], papers: dict | None = None,
+                   experiments: dict | None = None) -> str:
+    """``sections``: ``(experiment, status, seconds, markdown)`` in report order;
+    ``experiments`` (paper profile): adds the table of what fits on a CPU."""
     total = sum(seconds for _, _, seconds, _ in sections if seconds)
+    if profile == "quick":
+        title = "# Reproduction: the papers' numbers beside ours"
+        about = ("The quick profile uses reduced sizes and seeds so that everything runs in "
+                 "minutes on a 2-core CPU: it shows that everything runs, not that the papers' "
+                 "numbers are reproduced; that is [reproduction-paper.md]"
+                 "(reproduction-paper.md), made by the `paper` profile at the papers' sizes.")
+    else:
+        title = f"# Reproduction at the papers' scale (`{profile}` profile)"
+        about = (f"The `{profile}` profile uses the papers' sizes and numbers of runs. The "
+                 "parts that fit on a 2-core CPU ran here (`python -m experiments.reproduce "
+                 f"--profile {profile} --fits cpu`); the table at the end says what each "
+                 "experiment left for an accelerator, its cost and the command. The quick "
+                 "profile's document is [reproduction.md](reproduction.md).")
     lines = [
-        "# Reproduction: the papers' numbers beside ours",
+        title,
         "",
         *(glance_table(papers) + [""] if papers else []),
         f"Built by `python -m experiments.reproduce --profile {profile}` from each "
         f"experiment's latest run (sum of wall times {total / 60:.1f} min on the machine that "
-        "ran them). Each section names the command that made it; results and run records "
-        "(config.json, env.json, metrics.csv, summary.json) are under "
-        f"`results/<experiment>/{profile}/`. The quick profile uses reduced sizes and seeds "
-        "so that everything runs in minutes on a 2-core CPU; the `paper` profile uses the "
-        "papers' sizes and is meant for an accelerator.",
+        "ran them). Each section names the command and the commit that made it; results and "
+        "run records (config.json, env.json, metrics.csv, summary.json) are under "
+        f"`results/<experiment>/{profile}/`, outside git. " + about,
         "",
         "| experiment | paper | status | wall time |",
         "|---|---|---|---|",
@@ -138,6 +178,12 @@ def build_document(profile: str, sections: list[tuple], papers: dict | None = No
                       f"## {PAPERS.get(exp.paper, exp.paper)}"]
         lines += ["", f"<a id=\"{exp.name.replace('_', '-')}\"></a>",
                   f"### {exp.title} (`{exp.name}`)", "", text.rstrip()]
+    if experiments is not None:
+        lines += ["", "<a id=\"fits-cpu\"></a>", "## What runs on a 2-core CPU, and the rest",
+                  "", "What `--fits cpu` runs of each experiment's paper profile, its wall "
+                  "time on an idle 2-core CPU, and what is left for an accelerator with its "
+                  "cost and command (run records resume: the accelerator command skips the "
+                  "seeds already done).", "", *plan_table(experiments)]
     return "\n".join(lines) + "\n"
 
 
@@ -169,6 +215,9 @@ def run_all(argv=None) -> int:
     parser.add_argument("--allow-mixed", action="store_true",
                         help="resume records written under another git commit, backend or "
                              "jax version (each report says which seeds came from which)")
+    parser.add_argument("--fits", choices=("cpu",), default=None,
+                        help="paper profile: run only what fits on a 2-core CPU (each "
+                             "experiment's CpuPlan); print the cost and the command of the rest")
     parser.add_argument("--collect", action="store_true",
                         help="run nothing: rebuild the document (and copy the figures) from the saved reports")
     args = parser.parse_args(argv)
@@ -187,13 +236,21 @@ def run_all(argv=None) -> int:
         if not to_run:
             known = sorted({exp.paper for exp in experiments.values()})
             parser.error(f"--paper: no experiment reproduces {args.paper!r}; known: {known}")
+    if args.fits and args.profile == "quick":
+        parser.error("--fits: only with --profile paper (the quick profile fits everywhere)")
     if args.collect:
         to_run = []
+    left_over = []
 
     sections = []
     failed = []
     for name, exp in experiments.items():
         out = args.out_root / name / args.profile
+        plan = exp.cpu_plan if args.fits else None
+        if name in to_run and plan is not None and (plan.rest or not plan.fits()):
+            left_over.append((name, plan))
+        if name in to_run and args.fits and (plan is None or not plan.fits()):
+            to_run = [n for n in to_run if n != name]  # nothing of it fits
         if name not in to_run:
             saved = _saved_section(out)
             if saved is None:
@@ -202,9 +259,11 @@ def run_all(argv=None) -> int:
                                  f"{args.profile}`."))
             else:
                 sections.append((exp, *saved))
-                copy_figures(out, name, args.docs)  # the figures of the run the section shows
+                # the figures of the run the section shows
+                copy_figures(out, name, args.docs, args.profile)
             continue
-        argv_exp = ["--profile", args.profile, "--out", str(out)]
+        argv_exp = ["--profile", args.profile, *(plan.args if plan is not None else ()),
+                    "--out", str(out)]
         if args.no_progress:
             argv_exp.append("--no-progress")
         if args.fresh:
@@ -216,7 +275,7 @@ def run_all(argv=None) -> int:
         try:
             text = main(exp, argv_exp)
             status = "ok"
-            copy_figures(out, name, args.docs)
+            copy_figures(out, name, args.docs, args.profile)
         except Exception as err:  # report, go on with the others
             failed.append(name)
             status = "FAILED"
@@ -230,10 +289,16 @@ def run_all(argv=None) -> int:
         sections.append((exp, status, time.perf_counter() - t0, text))
 
     args.docs.mkdir(parents=True, exist_ok=True)
-    target = args.docs / "reproduction.md"
+    target = args.docs / reproduction_document(args.profile)
     papers = tally_cells(experiments, args.out_root, args.profile)
-    target.write_text(build_document(args.profile, sections, papers))
+    target.write_text(build_document(args.profile, sections, papers,
+                                     experiments if args.profile != "quick" else None))
     print(f"wrote {target}", file=sys.stderr)
+    if left_over:
+        print("\nLeft for an accelerator (cost, then the command):", file=sys.stderr)
+        for name, plan in left_over:
+            print(f"- {name}: {plan.rest}\n    {plan.accelerator_command(name)}",
+                  file=sys.stderr)
     if failed:
         print(f"failed: {failed}", file=sys.stderr)
         return 1
