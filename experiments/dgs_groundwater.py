@@ -28,7 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from experiments.cells import Cell, judge, load_record
-from experiments.common import Experiment, main, markdown_table
+from experiments.common import CpuPlan, Experiment, main, markdown_table
 from jaxopt_lab.core import run as run_method
 from jaxopt_lab.problems import groundwater as G
 
@@ -40,6 +40,16 @@ PROFILES = {
     # that with the Cholesky factors; the old 4112 points per call would need 4x more).
     "paper": dict(nx=64, ny=64, dgs_steps=300, chunk=1028, es_pairs=128, nesterov_dirs=256),
 }
+
+
+# Measured on 2 CPU cores: `--profile paper --methods dgs --steps 2 --seeds 1` (2 059
+# simulations of the 64 x 64 grid) took 59 CPU-s with compilation, 5.9 GB resident.
+ACCELERATOR_COST = (
+    "all of it: 4 methods x 5 seeds x about 308 000 simulations of the 64 x 64 grid (300 DGS "
+    "steps of 4 x 257 points; the baselines get the same number), 6.2 M Darcy solves in all, "
+    "at most 29 CPU-ms each on 2 cores (measured with compilation): up to 50 CPU-hours; "
+    "about 20 GB per batched call of 5 seeds x 1 028 simulations (one seed: 6 GB); an "
+    "estimated 0.5-1 GPU-hour on one H100")
 
 
 def add_arguments(parser):
@@ -249,7 +259,7 @@ def cell_verdicts(out: Path) -> list[Cell]:
 EXPERIMENT = Experiment(name="dgs_groundwater", paper="DGS",
                         title="Figure 7: hydraulic-conductivity inversion from 50 heads",
                         order=15, run=run, add_arguments=add_arguments, quick_seeds=3,
-                        paper_seeds=5)
+                        paper_seeds=5, cpu_plan=CpuPlan(args=None, rest=ACCELERATOR_COST))
 
 if __name__ == "__main__":
     main(EXPERIMENT)

@@ -13,10 +13,20 @@ from __future__ import annotations
 import numpy as np
 
 from experiments import dgs_methods as dm
-from experiments.common import Experiment, main, markdown_table
+from experiments.common import CpuPlan, Experiment, main, markdown_table
 from experiments.dgs_benchmarks import _mean_std, run_cells
 
 FUNCTION_IDS = ("F1", "F2", "F3", "F4", "F5")
+
+
+# A run at dimension d is 200 (M - 1) d = 800 d evaluations of a rotated function, each a
+# d x d product: 1 600 d^3 FLOP (1.0e14 at d = 4000, 3.5e14 at 6000, 8.2e14 at 8000).
+ACCELERATOR_COST = (
+    "all of it: 4 methods x 5 functions x 20 trials at d = 4000, 6000, 8000, 1.2 PFLOP of "
+    "float32 products per (method, function, trial) over the three dimensions (4.7e17 FLOP "
+    "in all), 1 GB per batched call with --dgs-chunk 8000; on 2 CPU cores about 5 h per "
+    "(method, function, trial), i.e. months; an estimated 3-7 GPU-hours on one H100 "
+    "(products at 20-40 TFLOP/s), or 30-60 GPU-minutes with --seeds 3")
 
 
 def add_arguments(parser):
@@ -111,7 +121,8 @@ def run(args, ctx) -> str:
 
 EXPERIMENT = Experiment(name="dgs_scaling", paper="DGS",
                         title="Figure 3: F1-F5 at 4000-8000 dimensions", order=11, run=run,
-                        add_arguments=add_arguments, quick_seeds=2, paper_seeds=20)
+                        add_arguments=add_arguments, quick_seeds=2, paper_seeds=20,
+                        cpu_plan=CpuPlan(args=None, rest=ACCELERATOR_COST))
 
 if __name__ == "__main__":
     main(EXPERIMENT)

@@ -91,15 +91,16 @@ def tally_cells(experiments: dict, out_root: Path, profile: str) -> dict[str, di
     return papers
 
 
-def glance_table(papers: dict[str, dict]) -> list[str]:
+def glance_table(papers: dict[str, dict], profile: str = "quick") -> list[str]:
     """Markdown lines: the tolerance rule and one row of counts per paper."""
     lines = [
         "Tolerance: a rate is reproduced when ours lies within 2 standard errors of the "
         "paper's; the cosine distances of the DGS paper's Table 1 within ±0.1; other "
         "numbers as the paper states them. A cell outside the tolerance is *explained* when "
         "its section gives the mechanism of the discrepancy, *open* otherwise. Counts are "
-        "computed from the saved runs by each experiment's `cell_verdicts`; with the quick "
-        "profile's reduced sizes, many cells are not expected to match.",
+        "computed from the saved runs by each experiment's `cell_verdicts`"
+        + ("; with the quick profile's reduced sizes, many cells are not expected to match."
+           if profile == "quick" else "; an experiment not run here is not counted."),
         "",
         "| paper | reproduced | explained | open | counted from | not counted |",
         "|---|---|---|---|---|---|",
@@ -129,7 +130,8 @@ def plan_table(experiments: dict) -> list[str]:
         cpu = "nothing" if cpu is None else f"`{cpu}`"
         if plan.note:
             cpu += f" ({plan.note})"
-        minutes = "—" if plan.minutes is None else f"{plan.minutes:.0f}"
+        minutes = ("—" if plan.minutes is None else f"{plan.minutes:.0f}"
+                   if plan.minutes >= 10 else f"{plan.minutes:.2g}")
         rest = (f"{plan.rest}: `{plan.accelerator_command(name)}`" if plan.rest else "nothing")
         lines.append(f"| `{name}` | {cpu} | {minutes} | {rest} |")
     return lines
@@ -156,7 +158,7 @@ def build_document(profile: str, sections: list[tuple], papers: dict | None = No
     lines = [
         title,
         "",
-        *(glance_table(papers) + [""] if papers else []),
+        *(glance_table(papers, profile) + [""] if papers else []),
         f"Built by `python -m experiments.reproduce --profile {profile}` from each "
         f"experiment's latest run (sum of wall times {total / 60:.1f} min on the machine that "
         "ran them). Each section names the command and the commit that made it; results and "
@@ -181,7 +183,8 @@ def build_document(profile: str, sections: list[tuple], papers: dict | None = No
     if experiments is not None:
         lines += ["", "<a id=\"fits-cpu\"></a>", "## What runs on a 2-core CPU, and the rest",
                   "", "What `--fits cpu` runs of each experiment's paper profile, its wall "
-                  "time on an idle 2-core CPU, and what is left for an accelerator with its "
+                  "time on an idle 2-core CPU (measured as CPU time over 2 cores where the "
+                  "machine was shared), and what is left for an accelerator with its "
                   "cost and command (run records resume: the accelerator command skips the "
                   "seeds already done).", "", *plan_table(experiments)]
     return "\n".join(lines) + "\n"

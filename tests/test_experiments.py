@@ -255,3 +255,66 @@ def test_standard_error_and_z_verdict_refuse_nan():
     assert common.z_verdict([np.nan, 0.5], num_seeds=100).startswith("no verdict")
     assert common.z_verdict([0.5, -1.5], num_seeds=100) == "agree (largest |z| = 1.50)"
     assert common.z_verdict([0.5], num_seeds=3).startswith("too few seeds")
+
+
+def test_fits_cpu_runs_the_cpu_part_and_lists_the_rest(tmp_path, monkeypatch, capsys):
+    seen = {}
+
+    def add_arguments(parser):
+        parser.add_argument("--size", type=int, default=100)
+
+    def part_run(args, ctx):
+        seen["part"] = (ctx.profile, args.size, len(ctx.seeds))
+        ctx.figure("plot").write_bytes(b"png")
+        return "PART " + ctx.figure_markdown("plot", "a plot")
+
+    def whole_run(args, ctx):
+        seen["whole"] = ctx.profile
+        return "WHOLE"
+
+    def never_run(args, ctx):
+        raise AssertionError("an experiment whose plan fits nothing must not run")
+
+    part = common.Experiment(
+        name="part", paper="Foundation", title="p", order=1, run=part_run,
+        add_arguments=add_arguments, paper_seeds=20,
+        cpu_plan=common.CpuPlan(("--size", "7", "--seeds", "3"), minutes=2.0,
+                                rest="17 more seeds: 3 GPU-min", rest_args=("--size", "100")))
+    whole = common.Experiment(name="whole", paper="Foundation", title="w", order=2,
+                              run=whole_run, cpu_plan=common.CpuPlan((), minutes=1.0))
+    never = common.Experiment(
+        name="never", paper="Foundation", title="n", order=3, run=never_run,
+        cpu_plan=common.CpuPlan(None, rest="1e15 evaluations: 2 GPU-hours"))
+    monkeypatch.setattr(reproduce, "discover",
+                        lambda: {"part": part, "whole": whole, "never": never})
+    root = ["--out-root", str(tmp_path / "r"), "--docs", str(tmp_path / "docs"), "--no-progress"]
+    assert reproduce.run_all(["--profile", "paper", "--fits", "cpu", *root]) == 0
+    assert seen == {"part": ("paper", 7, 3), "whole": "paper"}
+    err = capsys.readouterr().err
+    assert "17 more seeds: 3 GPU-min" in err and "1e15 evaluations: 2 GPU-hours" in err
+    assert "python -m experiments.part --profile paper --size 100" in err
+    assert "python -m experiments.never --profile paper" in err
+    assert not (tmp_path / "docs" / "reproduction.md").exists()
+    doc = (tmp_path / "docs" / "reproduction-paper.md").read_text()
+    assert "PART ![a plot](figures/paper/part/plot.png)" in doc
+    assert (tmp_path / "docs" / "figures" / "paper" / "part" / "plot.png").exists()
+    assert "| [never](#never) | Foundation | not run |" in doc
+    assert "| `part` | `python -m experiments.part --profile paper --size 7 --seeds 3` | 2 |" in doc
+    # the quick profile refuses --fits, naming it
+    with pytest.raises(SystemExit):
+        reproduce.run_all(["--fits", "cpu", *root])
+    assert "--fits: only with --profile paper" in capsys.readouterr().err
+
+
+def test_cpu_plan_without_a_cpu_part_needs_the_cost_of_the_rest():
+    with pytest.raises(ValueError, match="needs rest"):
+        common.CpuPlan(None)
+
+
+def test_every_experiment_has_a_cpu_plan_whose_arguments_parse():
+    for name, exp in common.discover().items():
+        assert exp.cpu_plan is not None, f"{name} has no cpu_plan"
+        parser = common.build_parser(exp)
+        for args in (exp.cpu_plan.args, exp.cpu_plan.rest_args):
+            if args is not None:
+                parser.parse_args(["--profile", "paper", *args])

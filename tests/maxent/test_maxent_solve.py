@@ -244,7 +244,8 @@ def test_float64_unavailable_is_reported(monkeypatch):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["2d8_bimodal", "2d8_trimodal", "2d8_coupled", "3d6_mixed",
-                                  "3d6_coupled", "4d4_mixed", "4d4_gauss", "3d6_gauss"])
+                                  "3d6_coupled", "3d6_trimodal", "4d4_mixed", "4d4_gauss",
+                                  "3d6_gauss"])
 def test_envelope_cases(name):
     case = make_case(name)
     sol = maxent.solve(case.moments, Config(case.dim, case.order))
