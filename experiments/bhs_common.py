@@ -90,17 +90,26 @@ class Runner:
         return self.module.params(problem.lower, problem.upper, ftol=ftol, gtol=gtol,
                                   patience=patience, dtype=jnp.float64, **kw)
 
-    def run(self, label: str, params, key, budget_s: float) -> dict:
+    def run(self, label: str, params, key, budget_s: float, min_runs: int | None = None) -> dict:
         """Runs until ``budget_s`` process CPU seconds (all threads; wall-clock seconds on an
         accelerator backend) are spent (a call is started only if the previous call's
-        duration still fits); returns scalar metrics."""
+        duration still fits); returns scalar metrics.
+
+        ``min_runs``: stop instead once every chain has finished ``ceil(min_runs /
+        num_chains)`` runs, each chain counting only that many (``run_budget``'s
+        ``runs_per_chain``: equal runs per chain, no bias towards short runs), with
+        ``budget_s`` as a cap; ``complete`` (1 or 0) says whether the count was reached.
+        """
+        if min_runs is not None and min_runs < 1:
+            raise ValueError(f"min_runs must be >= 1, got {min_runs}")
+        per_chain = None if min_runs is None else -(-int(min_runs) // self.num_chains)
         i = self.labels.index(label)
         # CPU seconds on a CPU backend (the paper's budget); on an accelerator the host's
         # CPU time says little about the work done, so the budget is wall-clock there.
         clock = "cpu" if jax.default_backend() == "cpu" else "wall"
         res = run_budget(self._method, self._test, key, params, num_chains=self.num_chains,
                          budget_s=budget_s, steps_per_call=self.steps_per_call, clock=clock,
-                         dtype=jnp.float64,
+                         runs_per_chain=per_chain, dtype=jnp.float64,
                          args=(jnp.int32(self._fn_index[i]), jnp.int32(i)))
         self.compile_s += res.compile_s
         s = res.summary
@@ -111,7 +120,9 @@ class Runner:
                 "success_per_cpu_s": s.num_success / res.cpu_s,
                 "success_per_wall_s": s.num_success / res.wall_s,
                 "evals_perturb": s.num_evals_perturb, "evals_local": s.num_evals_local,
-                "nonfinite": s.num_nonfinite, "best_f": float(jnp.min(res.state.best_f))}
+                "nonfinite": s.num_nonfinite, "best_f": float(jnp.min(res.state.best_f)),
+                **({} if per_chain is None else {"runs_per_chain": per_chain,
+                                                 "complete": float(res.complete)})}
 
 
 # ----------------------------------------------------------------------------- SciPy / NumPy
