@@ -20,7 +20,8 @@ from pathlib import Path
 
 import jax
 
-from experiments.bhs_common import Runner, fmt, record_cell
+from experiments.bhs_common import Runner, explain_rate, fmt, record_cell
+from experiments.bhs_common import paper_runs as bhs_paper_runs
 from experiments.cells import Cell, judge, load_record, rate_within_2se
 from experiments.common import Experiment, load_targets, main, markdown_table
 from jaxopt_lab.basin_hopping import hybrid, std_from_variance
@@ -118,6 +119,14 @@ def run(args, ctx) -> str:
         "", markdown_table(headers, rows)])
 
 
+#: Cells outside the tolerance whose mechanism docs/methods/bhs.md gives; besides these,
+#: :func:`~experiments.bhs_common.explain_rate` explains a cell from a measurement.
+EXPLAINED = {
+    "Egg-holder periodic ρ_s": "Table 5.1's settings: the faithful NumPy/SciPy BH-S exceeds "
+                               "the paper too (bhs_landscapes)",
+}
+
+
 def cell_verdicts(out: Path) -> list[Cell]:
     """Table 3.2's reliabilities ρ_c (BH) and ρ_s (BH-S) per boundary mode, within 2
     standard errors."""
@@ -132,10 +141,15 @@ def cell_verdicts(out: Path) -> list[Cell]:
         row = paper.get((config["landscape"], labels.get(config["boundary"])))
         if row is None:
             continue
-        column, target = ("ρ_c", row[0]) if config["method"] == "bh" else ("ρ_s", row[2])
+        column, target, eps = (("ρ_c", row[0], row[1]) if config["method"] == "bh" else
+                               ("ρ_s", row[2], row[3]))
         ours, runs = float(data["rho"][-1]), int(data["runs"][-1])
-        cells.append(judge(f"{config['landscape']} {labels[config['boundary']]} {column}",
-                           runs > 0 and rate_within_2se(ours, target, runs), {},
+        ours_f = float(data["rho_f"][-1]) if "rho_f" in data else float("nan")
+        name = f"{config['landscape']} {labels[config['boundary']]} {column}"
+        within = runs > 0 and rate_within_2se(ours, target, runs)
+        why = None if within or runs == 0 else explain_rate(
+            config["landscape"], ours, ours_f, runs, target, bhs_paper_runs(eps, target))
+        cells.append(judge(name, within, {**EXPLAINED, **({name: why} if why else {})},
                            f"{ours:.1f}% over {runs} runs vs {target}%"))
     return cells
 
