@@ -270,6 +270,15 @@ def test_bhs_tuning_and_hybrid_cells(tmp_path):
         "Fig 3.6 K >= 5 needed": "reproduced",
         "Fig 3.6 larger K trades efficiency for reliability": "open",  # 39 < 40
         "Fig 3.7 BH-S robust to sigma once large enough": "open"}
+    # Fig 3.6 again: K = 100 more reliable and more efficient per CPU-s (blocks of chain
+    # points), but 4x the evaluations per success: explained.
+    other = tmp_path / "blocks"
+    for k, rho, eff, evals in ((10, 14.0, 17.0, 8e3 * 70), (100, 55.0, 25.0, 4e4 * 280)):
+        record(other / "fig36" / f"bhs_k{k}_s10", {"sigma_skip": 10.0}, rho=[rho],
+               runs=[500.0], success_per_cpu_s=[eff], successes=[rho * 5],
+               evals_perturb=[evals], evals_local=[0.0])
+    assert verdicts(bhs_tuning, other) == {
+        "Fig 3.6 larger K trades efficiency for reliability": "explained"}
     # Fig 3.8: 1:1 (m = 2) vs BH (m = 1) and BH-S (m = -1); Mishra-03 and Whitley by the
     # f-gap rate (no run in their 1e-5 balls).
     for name, bh, one, bhs in (("Mishra-03", 60.0, 55.0, 5.0), ("Whitley", 80.0, 50.0, 10.0),
