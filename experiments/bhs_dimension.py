@@ -167,9 +167,16 @@ def _figure(ctx, results):
     plt.close(fig)
 
 
+#: Most runs the paper's 300 s of one serial core hold at d >= 2: Table 5.1's Schwefel-07
+#: BH at d = 2, eps_c / rho_c = 38 / 4.1% (a run costs more as d grows).
+PAPER_RUNS_BOUND = 927
+
+
 def cell_verdicts(out: Path) -> list[Cell]:
     """Fig. 3.4's points, as the paper states them: at each d that ran, whether BH (up to
-    d = 3) and BH-S (up to d = 11) find x* at least once."""
+    d = 3) and BH-S (up to d = 11) find x* at least once. A success where the paper has
+    none is explained when our rate per run expects less than one success in the paper's
+    runs (at most :data:`PAPER_RUNS_BOUND`): our budget holds many more runs."""
     target = load_targets("bhs_dimension")
     last = {"bh": target["bh_max_dim_with_success"],
             "bhs": target["bhs_max_dim_with_success"]}
@@ -180,8 +187,17 @@ def cell_verdicts(out: Path) -> list[Cell]:
             continue
         d = json.loads((folder / "config.json").read_text())["dim"]
         found, expected = data["successes"][-1] > 0, d <= last[folder.name]
-        cells.append(judge(f"{'BH' if folder.name == 'bh' else 'BH-S'} d={d}",
-                           found == expected, {},
+        name = f"{'BH' if folder.name == 'bh' else 'BH-S'} d={d}"
+        why = {}
+        if found and not expected and "runs" in data and data["runs"][-1] > 0:
+            # a success in more runs than the paper's budget holds: at our rate per run,
+            # how many successes the paper's runs would expect
+            rate = float(data["successes"][-1] / data["runs"][-1])
+            if rate * PAPER_RUNS_BOUND < 1:
+                why = {name: f"{int(data['successes'][-1])} in {int(data['runs'][-1])} runs: "
+                             f"{rate * PAPER_RUNS_BOUND:.2f} expected in the at most "
+                             f"{PAPER_RUNS_BOUND} runs of the paper's 300 s"}
+        cells.append(judge(name, found == expected, why,
                            f"found x*: {'yes' if found else 'no'}, paper: "
                            f"{'yes' if expected else 'no'}"))
     return cells

@@ -207,7 +207,11 @@ def test_bhs_periodic_and_dimension_cells(tmp_path):
     for d, method, successes in ((2, "bh", 1.0), (5, "bh", 1.0), (12, "bhs", 0.0)):
         record(tmp_path / f"d{d:02d}" / method, {"dim": d, "method": method},
                successes=[successes], runs=[10.0])
+    # BH at d = 6: 1 success in 5000 runs expects 0.19 in the paper's at most 927 runs
+    record(tmp_path / "d06" / "bh", {"dim": 6, "method": "bh"}, successes=[1.0],
+           runs=[5000.0])
     assert verdicts(bhs_dimension, tmp_path) == {"BH d=2": "reproduced", "BH d=5": "open",
+                                                 "BH d=6": "explained",
                                                  "BH-S d=12": "reproduced"}
 
 
