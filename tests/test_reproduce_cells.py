@@ -229,6 +229,22 @@ def test_bhs_explain_rate_from_the_papers_runs_and_the_f_gap():
     assert explain_rate("Whitley", 0.0, 34.4, 512, 13.9, 237) is None
 
 
+def test_bhs_landscape_cell_explained_by_its_scipy_peer(tmp_path):
+    from experiments import bhs_landscapes
+
+    # Table 5.1, Schwefel-07 BH-S: 61.9% in the paper (444 runs); ours 39.3% over 512 runs
+    def ours_and_peer(out, peer_rho):
+        landscape_cell(out, "Schwefel-07", "bhs", 39.3, 512)
+        if peer_rho is not None:
+            landscape_cell(out, "Schwefel-07", "scipy_bhs", peer_rho, 30)
+        return verdicts(bhs_landscapes, out)["Schwefel-07 ρ_s"]
+
+    assert ours_and_peer(tmp_path / "alone", None) == "open"
+    assert ours_and_peer(tmp_path / "below", 26.7) == "explained"  # 8 of 30: below too
+    assert ours_and_peer(tmp_path / "above", 80.0) == "open"       # the other side
+    assert ours_and_peer(tmp_path / "agrees", 56.7) == "open"      # within its 2 SE
+
+
 def test_bhs_time_split_cells(tmp_path):
     from experiments import bhs_time_split
 
