@@ -19,7 +19,7 @@ import numpy as np
 
 from experiments.bhs_common import FLAT_MINIMA, Runner, fmt, record_cell
 from experiments.cells import Cell, judge, load_record
-from experiments.common import Experiment, main, markdown_table
+from experiments.common import CpuPlan, Experiment, main, markdown_table
 from jaxopt_lab.basin_hopping import hybrid, std_from_variance
 from jaxopt_lab.problems import landscapes
 
@@ -149,7 +149,11 @@ def cell_verdicts(out: Path) -> list[Cell]:
 
 EXPERIMENT = Experiment(name="bhs_hybrid", paper="BH-S",
                         title="Fig. 3.8: hybrid skip:BH ratios", order=54, run=run,
-                        add_arguments=add_arguments, quick_seeds=1, paper_seeds=1)
+                        add_arguments=add_arguments, quick_seeds=1, paper_seeds=1,
+                        cpu_plan=CpuPlan(
+                            args=(), minutes=7.0,
+                            note=("Estimated as one run's process CPU time: 404 process CPU-s at 2-core load "
+                                  "~17, 24 min wall there.")))
 
 if __name__ == "__main__":
     main(EXPERIMENT)

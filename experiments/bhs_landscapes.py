@@ -35,7 +35,7 @@ import jax
 from experiments.bhs_common import Runner, explain_rate, fmt, record_cell, scipy_cell
 from experiments.bhs_common import paper_runs as bhs_paper_runs
 from experiments.cells import Cell, judge, load_record, rate_within_2se
-from experiments.common import Experiment, load_targets, main, markdown_table
+from experiments.common import CpuPlan, Experiment, load_targets, main, markdown_table
 from jaxopt_lab.basin_hopping import LBFGSConfig, hybrid, std_from_variance
 from jaxopt_lab.problems import landscapes
 
@@ -456,7 +456,12 @@ def cell_verdicts(out: Path) -> list[Cell]:
 EXPERIMENT = Experiment(name="bhs_landscapes", paper="BH-S",
                         title="Table 5.1 and Fig. 3.1: BH vs BH-S on 19 landscapes",
                         order=50, run=run, add_arguments=add_arguments, quick_seeds=1,
-                        paper_seeds=1)
+                        paper_seeds=1,
+                        cpu_plan=CpuPlan(
+                            args=(), minutes=11.0,
+                            note=("Estimated as one run's process CPU time: 639 process CPU-s (compilation of "
+                                  "the 6 programs included) at 2-core load ~16, 55 min wall "
+                                  "there; the SciPy cells run serially on one core.")))
 
 if __name__ == "__main__":
     main(EXPERIMENT)

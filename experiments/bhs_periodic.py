@@ -23,7 +23,7 @@ import jax
 from experiments.bhs_common import Runner, explain_rate, fmt, record_cell
 from experiments.bhs_common import paper_runs as bhs_paper_runs
 from experiments.cells import Cell, judge, load_record, rate_within_2se
-from experiments.common import Experiment, load_targets, main, markdown_table
+from experiments.common import CpuPlan, Experiment, load_targets, main, markdown_table
 from jaxopt_lab.basin_hopping import hybrid, std_from_variance
 from jaxopt_lab.problems import landscapes
 
@@ -156,7 +156,11 @@ def cell_verdicts(out: Path) -> list[Cell]:
 
 EXPERIMENT = Experiment(name="bhs_periodic", paper="BH-S",
                         title="Table 3.2: periodic vs non-periodic boundaries", order=51,
-                        run=run, add_arguments=add_arguments, quick_seeds=1, paper_seeds=1)
+                        run=run, add_arguments=add_arguments, quick_seeds=1, paper_seeds=1,
+                        cpu_plan=CpuPlan(
+                            args=(), minutes=7.5,
+                            note=("Estimated as one run's process CPU time: 442 process CPU-s at 2-core load "
+                                  "~15, 22 min wall there.")))
 
 if __name__ == "__main__":
     main(EXPERIMENT)

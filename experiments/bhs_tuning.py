@@ -21,7 +21,7 @@ import numpy as np
 
 from experiments.bhs_common import Runner, fmt, record_cell
 from experiments.cells import Cell, judge, load_record
-from experiments.common import Experiment, main, markdown_table
+from experiments.common import CpuPlan, Experiment, main, markdown_table
 from jaxopt_lab.basin_hopping import bhs, hybrid, std_from_variance
 from jaxopt_lab.problems import landscapes
 
@@ -239,7 +239,11 @@ def cell_verdicts(out: Path) -> list[Cell]:
 
 EXPERIMENT = Experiment(name="bhs_tuning", paper="BH-S",
                         title="Figs. 3.5-3.7: sigma and K sensitivity", order=53, run=run,
-                        add_arguments=add_arguments, quick_seeds=1, paper_seeds=1)
+                        add_arguments=add_arguments, quick_seeds=1, paper_seeds=1,
+                        cpu_plan=CpuPlan(
+                            args=(), minutes=11.0,
+                            note=("Estimated as one run's process CPU time: 657 process CPU-s at 2-core load "
+                                  "~16, 39 min wall there.")))
 
 if __name__ == "__main__":
     main(EXPERIMENT)
