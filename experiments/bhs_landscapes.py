@@ -459,7 +459,7 @@ EXPERIMENT = Experiment(name="bhs_landscapes", paper="BH-S",
                         paper_seeds=1,
                         cpu_plan=CpuPlan(
                             args=(), minutes=11.0,
-                            note=("Estimated as one run's process CPU time: 639 process CPU-s (compilation of "
+                            note=("From one run's CPU time: 639 process CPU-s (compilation of "
                                   "the 6 programs included) at 2-core load ~16, 55 min wall "
                                   "there; the SciPy cells run serially on one core.")))
 

@@ -159,7 +159,7 @@ EXPERIMENT = Experiment(name="bhs_periodic", paper="BH-S",
                         run=run, add_arguments=add_arguments, quick_seeds=1, paper_seeds=1,
                         cpu_plan=CpuPlan(
                             args=(), minutes=7.5,
-                            note=("Estimated as one run's process CPU time: 442 process CPU-s at 2-core load "
+                            note=("From one run's CPU time: 442 process CPU-s at 2-core load "
                                   "~15, 22 min wall there.")))
 
 if __name__ == "__main__":

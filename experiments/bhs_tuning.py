@@ -242,7 +242,7 @@ EXPERIMENT = Experiment(name="bhs_tuning", paper="BH-S",
                         add_arguments=add_arguments, quick_seeds=1, paper_seeds=1,
                         cpu_plan=CpuPlan(
                             args=(), minutes=11.0,
-                            note=("Estimated as one run's process CPU time: 657 process CPU-s at 2-core load "
+                            note=("From one run's CPU time: 657 process CPU-s at 2-core load "
                                   "~16, 39 min wall there.")))
 
 if __name__ == "__main__":
