@@ -27,7 +27,7 @@ import jax
 
 from experiments.bhs_common import Runner, fmt, record_cell
 from experiments.cells import Cell, judge, load_record
-from experiments.common import Experiment, load_targets, main, markdown_table
+from experiments.common import CpuPlan, Experiment, load_targets, main, markdown_table
 from jaxopt_lab.basin_hopping import hybrid, std_from_variance
 from jaxopt_lab.problems import landscapes
 
@@ -206,7 +206,14 @@ def cell_verdicts(out: Path) -> list[Cell]:
 EXPERIMENT = Experiment(name="bhs_dimension", paper="BH-S",
                         title="Fig. 3.4: Schwefel-07 dimension scan, BH vs BH-S",
                         order=52, run=run, add_arguments=add_arguments, quick_seeds=1,
-                        paper_seeds=1)
+                        paper_seeds=1,
+                        cpu_plan=CpuPlan(
+                            args=(), minutes=11.5,
+                            note=("From one run's CPU time: 670 process CPU-s (20 cells of 20 "
+                                  "CPU-s, plus one compilation per d) at 2-core load ~15, 39 min"
+                                  " wall there. Beyond the paper's d = 11, on an accelerator: "
+                                  "--dims 12,14,16,20,24 --budget 300 --chains 4096 --methods "
+                                  "bhs (docs/benchmarks/bhs.md).")))
 
 if __name__ == "__main__":
     main(EXPERIMENT)

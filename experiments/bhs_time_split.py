@@ -25,7 +25,7 @@ import jax.numpy as jnp
 
 from experiments.bhs_common import fmt, record_cell, tolerances
 from experiments.cells import Cell, judge, load_record
-from experiments.common import Experiment, load_targets, main, markdown_table
+from experiments.common import CpuPlan, Experiment, load_targets, main, markdown_table
 from jaxopt_lab.basin_hopping import LBFGSConfig, hybrid, metrics, std_from_variance
 from jaxopt_lab.basin_hopping import time_split as measure
 from jaxopt_lab.problems import landscapes
@@ -204,7 +204,11 @@ def cell_verdicts(out: Path) -> list[Cell]:
 EXPERIMENT = Experiment(name="bhs_time_split", paper="BH-S",
                         title="Table 3.1: time per success, perturbation vs local minimisation",
                         order=55, run=run, add_arguments=add_arguments, quick_seeds=1,
-                        paper_seeds=1)
+                        paper_seeds=1,
+                        cpu_plan=CpuPlan(
+                            args=(), minutes=4.5,
+                            note=("From one run's CPU time: 260 process CPU-s at 2-core load "
+                                  "~15, 13 min wall there.")))
 
 if __name__ == "__main__":
     main(EXPERIMENT)
