@@ -149,7 +149,7 @@ def cell_verdicts(out: Path) -> list[Cell]:
         within = runs > 0 and rate_within_2se(ours, target, runs)
         why = None if within or runs == 0 else explain_rate(
             config["landscape"], ours, ours_f, runs, target, bhs_paper_runs(eps, target))
-        cells.append(judge(name, within, {**EXPLAINED, **({name: why} if why else {})},
+        cells.append(judge(name, within, {**({name: why} if why else {}), **EXPLAINED},
                            f"{ours:.1f}% over {runs} runs vs {target}%"))
     return cells
 
