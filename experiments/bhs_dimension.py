@@ -27,12 +27,18 @@ import jax
 
 from experiments.bhs_common import Runner, fmt, record_cell
 from experiments.cells import Cell, judge, load_record
-from experiments.common import Experiment, load_targets, main, markdown_table
+from experiments.common import CpuPlan, Experiment, load_targets, main, markdown_table
 from jaxopt_lab.basin_hopping import hybrid, std_from_variance
 from jaxopt_lab.problems import landscapes
 
 QUICK_DIMS = (2, 3, 4, 6, 8)
-PAPER_DIMS = tuple(range(2, 12)) + (12, 14, 16, 20, 24)
+# The paper's d = 2..11. A success count per CPU budget is a time measure, so the paper
+# profile keeps a budget, sized to fit a 2-core CPU: PAPER_BUDGET CPU-s per cell, where
+# BH-S at d = 11 still expects several successes (docs/benchmarks/bhs.md, section 3).
+PAPER_DIMS = tuple(range(2, 12))
+PAPER_BUDGET, PAPER_CHAINS = 20.0, 512
+# Past the paper's range on an accelerator (4096 chains, 300 s per cell).
+ACCELERATOR_DIMS = (12, 14, 16, 20, 24)
 # ``--beyond``: BH-S alone past the paper's range, up to d = 20, on a bounded CPU budget.
 BEYOND_DIMS, BEYOND_BUDGET, BEYOND_CHAINS = (16, 18, 20), 90.0, 512
 
@@ -40,12 +46,12 @@ BEYOND_DIMS, BEYOND_BUDGET, BEYOND_CHAINS = (16, 18, 20), 90.0, 512
 def add_arguments(parser):
     parser.add_argument("--budget", type=float, default=None,
                         help="CPU seconds per (d, method) cell (wall-clock seconds on an "
-                             "accelerator; default: quick 2, paper 300)")
+                             f"accelerator; default: quick 2, paper {PAPER_BUDGET:g})")
     parser.add_argument("--chains", type=int, default=None,
-                        help="vectorised chains (default: quick 128, paper 4096)")
+                        help=f"vectorised chains (default: quick 128, paper {PAPER_CHAINS})")
     parser.add_argument("--dims", type=str, default=None,
                         help="comma-separated dimensions (default: quick 2,3,4,6,8; "
-                             "paper 2..11,12,14,16,20,24)")
+                             "paper 2..11)")
     parser.add_argument("--methods", type=str, default="bh,bhs", help="bh,bhs or one of them")
     parser.add_argument("--skip-dtype", type=str, default="float32",
                         choices=("float32", "float64"),
@@ -66,8 +72,8 @@ def add_arguments(parser):
 def run(args, ctx) -> str:
     quick = ctx.profile == "quick"
     beyond = getattr(args, "beyond", False)
-    budget = args.budget or (BEYOND_BUDGET if beyond else 2.0 if quick else 300.0)
-    num_chains = args.chains or (BEYOND_CHAINS if beyond else 128 if quick else 4096)
+    budget = args.budget or (BEYOND_BUDGET if beyond else 2.0 if quick else PAPER_BUDGET)
+    num_chains = args.chains or (BEYOND_CHAINS if beyond else 128 if quick else PAPER_CHAINS)
     dims = ([int(d) for d in args.dims.split(",")] if args.dims else
             (BEYOND_DIMS if beyond else QUICK_DIMS if quick else PAPER_DIMS))
     methods = ["bhs"] if beyond else [m.strip() for m in args.methods.split(",")]
@@ -118,7 +124,8 @@ def run(args, ctx) -> str:
                "BH-S ρ %", "BH-S succ/CPU-s", "BH-S best f"]
     return "\n".join([
         f"Budget {budget:g} CPU-s per cell, {num_chains} chains (paper: 300 s of one serial "
-        f"core per point). Paper: BH finds x* for no d ≥ 4 (last d with a success: "
+        f"core per point; a time measure, so the paper profile keeps a budget, sized to fit "
+        f"a 2-core CPU). Paper: BH finds x* for no d ≥ 4 (last d with a success: "
         f"{target['bh_max_dim_with_success']}); BH-S up to d = "
         f"{target['bhs_max_dim_with_success']}, ρ > 50% for d ≤ "
         f"{target['bhs_reliability_above_50pct_up_to_dim']}.",
@@ -160,9 +167,16 @@ def _figure(ctx, results):
     plt.close(fig)
 
 
+#: Most runs the paper's 300 s of one serial core hold at d >= 2: Table 5.1's Schwefel-07
+#: BH at d = 2, eps_c / rho_c = 38 / 4.1% (a run costs more as d grows).
+PAPER_RUNS_BOUND = 927
+
+
 def cell_verdicts(out: Path) -> list[Cell]:
     """Fig. 3.4's points, as the paper states them: at each d that ran, whether BH (up to
-    d = 3) and BH-S (up to d = 11) find x* at least once."""
+    d = 3) and BH-S (up to d = 11) find x* at least once. A success where the paper has
+    none is explained when our rate per run expects less than one success in the paper's
+    runs (at most :data:`PAPER_RUNS_BOUND`): our budget holds many more runs."""
     target = load_targets("bhs_dimension")
     last = {"bh": target["bh_max_dim_with_success"],
             "bhs": target["bhs_max_dim_with_success"]}
@@ -173,8 +187,17 @@ def cell_verdicts(out: Path) -> list[Cell]:
             continue
         d = json.loads((folder / "config.json").read_text())["dim"]
         found, expected = data["successes"][-1] > 0, d <= last[folder.name]
-        cells.append(judge(f"{'BH' if folder.name == 'bh' else 'BH-S'} d={d}",
-                           found == expected, {},
+        name = f"{'BH' if folder.name == 'bh' else 'BH-S'} d={d}"
+        why = {}
+        if found and not expected and "runs" in data and data["runs"][-1] > 0:
+            # a success in more runs than the paper's budget holds: at our rate per run,
+            # how many successes the paper's runs would expect
+            rate = float(data["successes"][-1] / data["runs"][-1])
+            if rate * PAPER_RUNS_BOUND < 1:
+                why = {name: f"{int(data['successes'][-1])} in {int(data['runs'][-1])} runs: "
+                             f"{rate * PAPER_RUNS_BOUND:.2f} expected in the at most "
+                             f"{PAPER_RUNS_BOUND} runs of the paper's 300 s"}
+        cells.append(judge(name, found == expected, why,
                            f"found x*: {'yes' if found else 'no'}, paper: "
                            f"{'yes' if expected else 'no'}"))
     return cells
@@ -183,7 +206,14 @@ def cell_verdicts(out: Path) -> list[Cell]:
 EXPERIMENT = Experiment(name="bhs_dimension", paper="BH-S",
                         title="Fig. 3.4: Schwefel-07 dimension scan, BH vs BH-S",
                         order=52, run=run, add_arguments=add_arguments, quick_seeds=1,
-                        paper_seeds=1)
+                        paper_seeds=1,
+                        cpu_plan=CpuPlan(
+                            args=(), minutes=11.5,
+                            note=("From one run's CPU time: 670 process CPU-s (20 cells of 20 "
+                                  "CPU-s, plus one compilation per d) at 2-core load ~15, 39 min"
+                                  " wall there. Beyond the paper's d = 11, on an accelerator: "
+                                  "--dims 12,14,16,20,24 --budget 300 --chains 4096 --methods "
+                                  "bhs (docs/benchmarks/bhs.md).")))
 
 if __name__ == "__main__":
     main(EXPERIMENT)

@@ -6,7 +6,11 @@
   the compiled loop (:func:`~.metrics.update`): nothing is stored per step. A call of
   ``steps_per_call`` steps starts only while the time left is at least the previous
   call's duration, so runs that would end after the budget stay unfinished and are not
-  counted.
+  counted. With ``runs_per_chain=n`` it stops instead once every chain has finished ``n``
+  runs (the budget is then a cap), and each chain's tally counts its first ``n`` runs only:
+  every chain contributes the same number of i.i.d. runs, so the stop favours neither short
+  nor long runs (stopping at the first ``N`` runs finished over all chains would favour
+  short ones, the long runs being the ones still unfinished).
 * :func:`time_split`: the same runs with each step's two halves (the perturbation; the
   local minimisation with the acceptance and the tally) compiled and timed apart.
 
@@ -50,6 +54,8 @@ class BudgetResult(NamedTuple):
       num_steps: steps run per chain.
       success_per_wall_s, success_per_cpu_s: successes per second (the efficiency).
       compile_s: seconds spent compiling (0 when the program was cached).
+      complete: with ``runs_per_chain``, whether every chain finished that many runs
+        before the budget ran out; True otherwise.
     """
 
     summary: metrics.Summary
@@ -61,6 +67,11 @@ class BudgetResult(NamedTuple):
     success_per_wall_s: float
     success_per_cpu_s: float
     compile_s: float
+    complete: bool = True
+
+
+#: ``runs_per_chain`` of a plain budgeted run: no chain ever reaches it.
+_NO_LIMIT = 2**31 - 1
 
 
 def _empty_tallies(num_chains, dtype):
@@ -103,14 +114,18 @@ def _resolve(value, args):
 
 @functools.lru_cache(maxsize=64)
 def _advance(method, test, steps_per_call: int, with_args: bool):
-    def advance(keys, states, tallies, params, t0, *args):
+    def advance(keys, states, tallies, params, t0, limit, *args):
         step = _resolve(method, args).step
         check = _resolve(test, args)
 
         def chain(key, state, tally):
             def body(i, carry):
                 state, info = step(jax.random.fold_in(key, t0 + i), carry[0], params)
-                return state, metrics.update(carry[1], info, check)
+                # a chain that has finished ``limit`` runs keeps running but counts nothing
+                counted = carry[1].num_runs < limit
+                new = metrics.update(carry[1], info, check)
+                return state, jax.tree.map(lambda a, b: jnp.where(counted, b, a), carry[1],
+                                           new)
 
             return jax.lax.fori_loop(0, steps_per_call, body, (state, tally))
 
@@ -130,8 +145,10 @@ def _check_common(config, num_chains, dtype):
 
 def run_budget(method, test, key: jax.Array, params, *, num_chains: int, budget_s: float,
                steps_per_call: int = 10, clock: str = "wall", max_calls: int | None = None,
-               dtype=jnp.float32, args: tuple = ()) -> BudgetResult:
-    """Runs ``num_chains`` chains back to back until ``budget_s`` seconds are spent.
+               runs_per_chain: int | None = None, dtype=jnp.float32,
+               args: tuple = ()) -> BudgetResult:
+    """Runs ``num_chains`` chains back to back until ``budget_s`` seconds are spent, or
+    until every chain has finished ``runs_per_chain`` runs.
 
     Args:
       method: a :class:`~jaxopt_lab.core.Method` of this package built with
@@ -144,6 +161,9 @@ def run_budget(method, test, key: jax.Array, params, *, num_chains: int, budget_
         time, all threads).
       steps_per_call: steps per compiled call.
       max_calls: optional cap on the number of calls.
+      runs_per_chain: optional run-count stop: the loop ends (between calls) once every
+        chain has finished this many runs, and each chain counts only its first this many
+        (``budget_s`` then caps the time; ``complete`` says whether the count was reached).
       dtype: floating dtype of the chains.
       args: traced arguments of ``method`` and ``test`` (see the module docstring).
 
@@ -157,27 +177,33 @@ def run_budget(method, test, key: jax.Array, params, *, num_chains: int, budget_
     _checks.check_int(steps_per_call, "steps_per_call")
     _checks.check_choice(clock, "clock", ("wall", "cpu"))
     _checks.check_int(max_calls, "max_calls", minimum=0, allow_none=True)
+    _checks.check_int(runs_per_chain, "runs_per_chain", maximum=_NO_LIMIT - 1, allow_none=True)
+    limit = jnp.int32(_NO_LIMIT if runs_per_chain is None else runs_per_chain)
     keys, states = start(built, key, params, num_chains, dtype)
     carry = (states, _empty_tallies(num_chains, dtype))
     compile_start = time.perf_counter()
     advance = _compiled(_advance(method, test, steps_per_call, bool(args)), keys, *carry,
-                        params, jnp.int32(0), *args)
+                        params, jnp.int32(0), limit, *args)
     compile_s = time.perf_counter() - compile_start
     read = time.perf_counter if clock == "wall" else time.process_time
     wall0, cpu0 = time.perf_counter(), time.process_time()
-    begin, last, calls = read(), 0.0, 0
+    begin, last, calls, complete = read(), 0.0, 0, False
     while read() - begin + last <= budget_s and (max_calls is None or calls < max_calls):
         t = read()
         carry = jax.block_until_ready(
-            advance(keys, *carry, params, jnp.int32(calls * steps_per_call), *args))
+            advance(keys, *carry, params, jnp.int32(calls * steps_per_call), limit, *args))
         last = read() - t
         calls += 1
+        if runs_per_chain is not None and int(jnp.min(carry[1].num_runs)) >= runs_per_chain:
+            complete = True
+            break
     wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
     summary = metrics.summarize(carry[1])
     return BudgetResult(summary=summary, tally=carry[1], state=carry[0], wall_s=wall,
                         cpu_s=cpu, num_steps=calls * steps_per_call,
                         success_per_wall_s=summary.num_success / wall,
-                        success_per_cpu_s=summary.num_success / cpu, compile_s=compile_s)
+                        success_per_cpu_s=summary.num_success / cpu, compile_s=compile_s,
+                        complete=complete or runs_per_chain is None)
 
 
 @functools.lru_cache(maxsize=64)

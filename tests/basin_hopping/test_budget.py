@@ -45,6 +45,45 @@ def test_budget_run_counts_only_finished_runs():
     assert res.tally.num_runs.shape == (3,) and res.state.x.shape == (3, 2)
 
 
+@pytest.mark.slow
+def test_run_count_stop_counts_each_chains_first_runs():
+    # Reference: the same program without the stop, one step per call, read after every
+    # step; each chain's tally is taken at the step its n-th run ended.
+    config = bhs.Config(dim=2, max_skips=6, local=LBFGSConfig(max_iter=15))
+    method = bhs.make(_wavy, config)
+    params = bhs.params([-4.0, -4.0], [4.0, 4.0], sigma=1.5, temperature=0.5, patience=2)
+    problem = _problem(_wavy, -4.0, 4.0, [-0.5167, -0.5167], -0.1033)
+    test = metrics.success_test(problem, radius=1e-2, f_tol=1e-2)
+    key, n_chains, n_runs = jax.random.key(3), 6, 3
+
+    def go(**kw):
+        return budget.run_budget(method, test, key, params, num_chains=n_chains,
+                                 budget_s=1e6, steps_per_call=1, **kw)
+
+    res = go(runs_per_chain=n_runs)
+    assert res.complete and np.all(np.asarray(res.tally.num_runs) == n_runs)
+    tallies = [go(max_calls=k).tally for k in range(1, res.num_steps + 1)]
+    runs = np.stack([np.asarray(t.num_runs) for t in tallies])  # [steps, chains]
+    # the stop waits for the slowest chain: the others finish more runs meanwhile
+    assert runs[-1].min() == n_runs and runs[-1].max() > n_runs
+    for c in range(n_chains):
+        ref = jax.tree.map(lambda a: a[c], tallies[np.flatnonzero(runs[:, c] == n_runs)[0]])
+        got = jax.tree.map(lambda a: a[c], res.tally)
+        for name, a, b in zip(metrics.Tally._fields, got, ref):
+            np.testing.assert_array_equal(np.asarray(a), np.asarray(b), err_msg=name)
+
+
+@pytest.mark.slow
+def test_run_count_stop_is_capped_by_the_budget():
+    method = bhs.make(_flat, bhs.Config(dim=2, max_skips=4, local=CHEAP))
+    params = bhs.params(*BOX, patience=2)
+    res = budget.run_budget(method, metrics.success_test(FLAT), jax.random.key(0), params,
+                            num_chains=2, budget_s=1e6, steps_per_call=4, max_calls=2,
+                            runs_per_chain=100)
+    # runs take patience + 2 = 4 steps: 2 runs per chain in 8 steps, far from 100
+    assert not res.complete and res.summary.num_runs == 4 and res.num_steps == 8
+
+
 @pytest.mark.parametrize("local_steps", [None, 2])
 @pytest.mark.slow
 def test_time_split_follows_the_chains_of_run(local_steps):
@@ -131,6 +170,9 @@ def test_budget_bad_input():
     with pytest.raises(ValueError, match="params.sigma"):
         budget.run_budget(method, test, key, params._replace(sigma=jnp.float32(-1.0)),
                           num_chains=2, budget_s=1.0)
+    with pytest.raises(ValueError, match="runs_per_chain"):
+        budget.run_budget(method, test, key, params, num_chains=2, budget_s=1.0,
+                          runs_per_chain=0)
     frozen = bhs.make(_flat, bhs.Config(dim=2, max_skips=4, restart=False))
     with pytest.raises(ValueError, match="restart"):
         budget.run_budget(frozen, test, key, params, num_chains=2, budget_s=1.0)
