@@ -161,7 +161,10 @@ def build_document(profile: str, sections: list[tuple], papers: dict | None = No
         *(glance_table(papers, profile) + [""] if papers else []),
         f"Built by `python -m experiments.reproduce --profile {profile}` from each "
         f"experiment's latest run (sum of wall times {total / 60:.1f} min on the machine that "
-        "ran them). Each section names the command and the commit that made it; results and "
+        "ran them" + ("" if profile == "quick" else ", shared with other work: the last table "
+                      "gives each part's time on an idle 2-core CPU")
+        + "). Each section names the command that made it, and the commit where it was "
+        "recorded; results and "
         "run records (config.json, env.json, metrics.csv, summary.json) are under "
         f"`results/<experiment>/{profile}/`, outside git. " + about,
         "",
