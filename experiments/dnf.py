@@ -17,7 +17,7 @@ import jax
 import numpy as np
 
 from experiments.cells import Cell, judge, load_record
-from experiments.common import Experiment, main, markdown_table
+from experiments.common import CpuPlan, Experiment, main, markdown_table
 from jaxopt_lab.core import run
 from jaxopt_lab.gradsearch import bop, gradsearch, random_start, relaxation, steps_to_solution
 from jaxopt_lab.problems import dnf
@@ -84,9 +84,13 @@ def cell_verdicts(out: Path) -> list[Cell]:
                   f"{solved} of {len(data['solved'])} restarts")]
 
 
+CPU_PLAN = CpuPlan(args=("--chunk-size", "100"), minutes=None, note="the whole paper profile: n = 10, 100 "
+                   "restarts x 5000 steps per method")
+
 EXPERIMENT = Experiment(name="dnf", paper="GradSearch", title="§3.3: learning a DNF",
                         order=62, run=run_experiment, add_arguments=add_arguments,
-                        quick_seeds=8, paper_seeds=100)
+                        quick_seeds=8, paper_seeds=100,
+                        cpu_plan=CPU_PLAN)
 
 if __name__ == "__main__":
     main(EXPERIMENT)
