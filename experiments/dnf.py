@@ -84,7 +84,8 @@ def cell_verdicts(out: Path) -> list[Cell]:
                   f"{solved} of {len(data['solved'])} restarts")]
 
 
-CPU_PLAN = CpuPlan(args=("--chunk-size", "100"), minutes=None, note="the whole paper profile: n = 10, 100 "
+CPU_PLAN = CpuPlan(args=("--chunk-size", "100"), minutes=None,
+                   note="the whole paper profile: n = 10, 100 "
                    "restarts x 5000 steps per method")
 
 EXPERIMENT = Experiment(name="dnf", paper="GradSearch", title="§3.3: learning a DNF",

@@ -130,7 +130,8 @@ def cell_verdicts(out: Path) -> list[Cell]:
                   f"{hits} of {len(data['success'])} targets")]
 
 
-CPU_PLAN = CpuPlan(args=("--chunk-size", "100"), minutes=None, note="the whole paper profile: 100 targets x "
+CPU_PLAN = CpuPlan(args=("--chunk-size", "100"), minutes=None,
+                   note="the whole paper profile: 100 targets x "
                    "1000 steps per method")
 
 EXPERIMENT = Experiment(name="svg_program", paper="GradSearch",
