@@ -315,7 +315,7 @@ PAPER_CPU_ARGS = ("--tasks", "nand", "swap", "shift", "adder", "full_adder",
                   "--num-restarts", "1000", "--first-max-steps", "2000",
                   "--z3-timeout", "300", "--chunk-size", "100")
 CPU_PLAN = CpuPlan(
-    args=PAPER_CPU_ARGS, minutes=None,
+    args=PAPER_CPU_ARGS, minutes=11,
     rest=("the rest of the paper profile: the 50 000-step budget, the soft variant's row and "
           "full_adder_all16 (24 cells x 100 runs x 50 000 steps = 1.2e8 restart-steps), "
           "first-solution batches of 1000 restarts x 20 000 steps for 2 methods x 6 circuits "
@@ -323,7 +323,8 @@ CPU_PLAN = CpuPlan(
           "about 4e8 restart-steps: a few GPU minutes, 30-60 CPU minutes at the 2.5e5 "
           "restart-steps/s of docs/benchmarks/gradsearch.md"),
     rest_args=("--chunk-size", "100"),
-    note="Table 2's cells: 5 circuits x 3 methods x 100 runs, 20 000-step budget")
+    note="Table 2's cells: 5 circuits x 3 methods x 100 runs, 20 000-step budget; 11 "
+         "CPU-minutes (user + sys), 52 min wall on the shared machine at load 15-18")
 
 EXPERIMENT = Experiment(name="circuits", paper="GradSearch",
                         title="Table 2: Boolean circuits, GradSearch(+) vs relaxation vs Z3",
