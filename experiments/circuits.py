@@ -31,7 +31,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from experiments.cells import Cell, judge, load_record, rate_within_2se
-from experiments.common import Experiment, load_targets, main, markdown_table
+from experiments.common import CpuPlan, Experiment, load_targets, main, markdown_table
 from jaxopt_lab.core import run
 from jaxopt_lab.gradsearch import gradsearch, random_start, relaxation, steps_to_solution
 from jaxopt_lab.problems import circuit_z3, circuits
@@ -306,10 +306,31 @@ def cell_verdicts(out: Path) -> list[Cell]:
     return cells
 
 
+#: Table 2's cells on a CPU: the paper's 100 runs per cell of its five circuits and three
+#: methods, at a 20 000-step budget (GradSearch+ solves Swap in every run within 10 000,
+#: docs/methods/gradsearch.md), the first-solution batches of NAND and Swap, Z3 at 300 s.
+PAPER_CPU_ARGS = ("--tasks", "nand", "swap", "shift", "adder", "full_adder",
+                  "--methods", "relaxation", "gradsearch", "gradsearch_plus",
+                  "--max-steps", "20000", "--first-tasks", "nand", "swap",
+                  "--num-restarts", "1000", "--first-max-steps", "2000",
+                  "--z3-timeout", "300", "--chunk-size", "100")
+CPU_PLAN = CpuPlan(
+    args=PAPER_CPU_ARGS, minutes=11,
+    rest=("the rest of the paper profile: the 50 000-step budget, the soft variant's row and "
+          "full_adder_all16 (24 cells x 100 runs x 50 000 steps = 1.2e8 restart-steps), "
+          "first-solution batches of 1000 restarts x 20 000 steps for 2 methods x 6 circuits "
+          "(2.4e8 restart-steps), Z3 up to 3600 s a circuit (full_adder_all16 needs 2-3 min); "
+          "about 4e8 restart-steps: a few GPU minutes, 30-60 CPU minutes at the 2.5e5 "
+          "restart-steps/s of docs/benchmarks/gradsearch.md"),
+    rest_args=("--chunk-size", "100"),
+    note="Table 2's cells: 5 circuits x 3 methods x 100 runs, 20 000-step budget; 11 "
+         "CPU-minutes (user + sys), 52 min wall on the shared machine at load 15-18")
+
 EXPERIMENT = Experiment(name="circuits", paper="GradSearch",
                         title="Table 2: Boolean circuits, GradSearch(+) vs relaxation vs Z3",
                         order=61, run=run_experiment, add_arguments=add_arguments,
-                        quick_seeds=16, paper_seeds=100)
+                        quick_seeds=16, paper_seeds=100,
+                        cpu_plan=CPU_PLAN)
 
 if __name__ == "__main__":
     main(EXPERIMENT)
