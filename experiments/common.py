@@ -89,9 +89,9 @@ class CpuPlan:
     Attributes:
       args: extra arguments of ``python -m experiments.<name> --profile paper`` that select
         the part that fits (``()``: the whole paper profile); ``None``: nothing fits.
-      minutes: the wall minutes of that part on an idle 2-core CPU: measured, as the run's
-        process CPU time over 2 where the machine was shared (or, where ``note`` says so,
-        estimated).
+      minutes: the process CPU minutes (user + system) of that part on a 2-core CPU,
+        measured (or, where ``note`` says so, estimated): an upper bound on its wall minutes
+        on an idle machine, and unlike wall time meaningful on a shared one.
       rest: what is left for an accelerator and its cost (evaluations, memory, expected GPU
         and CPU time); ``""`` when the CPU part is the whole paper profile.
       rest_args: the arguments of the accelerator command for the rest (after

@@ -119,7 +119,7 @@ def glance_table(papers: dict[str, dict], profile: str = "quick") -> list[str]:
 def plan_table(experiments: dict) -> list[str]:
     """Markdown lines: per experiment, the part of the paper profile that runs on a 2-core
     CPU, its time, and the cost and command of the rest."""
-    lines = ["| experiment | on a 2-core CPU | minutes | left for an accelerator |",
+    lines = ["| experiment | on a 2-core CPU | CPU minutes | left for an accelerator |",
              "|---|---|---|---|"]
     for name, exp in experiments.items():
         plan = exp.cpu_plan
@@ -162,7 +162,7 @@ def build_document(profile: str, sections: list[tuple], papers: dict | None = No
         f"Built by `python -m experiments.reproduce --profile {profile}` from each "
         f"experiment's latest run (sum of wall times {total / 60:.1f} min on the machine that "
         "ran them" + ("" if profile == "quick" else ", shared with other work: the last table "
-                      "gives each part's time on an idle 2-core CPU")
+                      "gives each part's CPU minutes")
         + "). Each section names the command that made it, and the commit where it was "
         "recorded; results and "
         "run records (config.json, env.json, metrics.csv, summary.json) are under "
@@ -186,8 +186,8 @@ def build_document(profile: str, sections: list[tuple], papers: dict | None = No
     if experiments is not None:
         lines += ["", "<a id=\"fits-cpu\"></a>", "## What runs on a 2-core CPU, and the rest",
                   "", "What `--fits cpu` runs of each experiment's paper profile, its wall "
-                  "time on an idle 2-core CPU (measured as CPU time over 2 cores where the "
-                  "machine was shared), and what is left for an accelerator with its "
+                  "process CPU minutes on a 2-core CPU (an upper bound on its wall time on an "
+                  "idle machine), and what is left for an accelerator with its "
                   "cost and command (run records resume: the accelerator command skips the "
                   "seeds already done).", "", *plan_table(experiments)]
     return "\n".join(lines) + "\n"

@@ -110,7 +110,7 @@ EXPERIMENT = Experiment(
     quick_seeds=512,
     paper_seeds=8192,
     # 23 CPU-s measured (compilation included)
-    cpu_plan=CpuPlan(args=(), minutes=0.2),
+    cpu_plan=CpuPlan(args=(), minutes=0.4),
 )
 
 if __name__ == "__main__":
