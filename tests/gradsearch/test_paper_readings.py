@@ -44,6 +44,7 @@ def from_experiment(name, k=4, max_steps=300, **reading):
     return np.asarray(jax.vmap(run_fn)(KEYS)["steps"])
 
 
+@pytest.mark.slow
 def test_variant_init_uniform_starts_the_temperatured_softmax_from_uniform_logits():
     uniform = from_experiment("temp_softmax", variant_init="uniform")
     np.testing.assert_array_equal(uniform, by_hand("temp_softmax", False, "uniform", 1e-3))
@@ -57,6 +58,7 @@ def test_variant_init_leaves_plain_fmgd_on_terprets_start():
                                   by_hand("fmgd", False, "log_dirichlet", 1e-3))
 
 
+@pytest.mark.slow
 def test_neural_lr_sets_the_step_of_the_neural_reparameterisation_only():
     slow = from_experiment("neural", neural_lr=1e-4)
     np.testing.assert_array_equal(slow, by_hand("neural", False, "log_dirichlet", 1e-4))
