@@ -44,7 +44,7 @@ ACCELERATOR_COST = (
     "17 more trials of DGS, ES-Bpop, Nesterov, FD and Sep-CMA-ES and 20 of AdaDGS, CMA-ES, "
     "IPOP-CMA-ES, ASEBO, PSO and DE on F1-F6 (Powell and COBYLA are skipped above d = 500: "
     "they do not finish): 1 170 runs of 1.6 M evaluations, 12.8 TFLOP of float32 products "
-    "each (1.5e16 FLOP), under 1 GB per batched call; about 4 CPU-days on 2 cores, an "
+    "each (1.5e16 FLOP), under 1 GB per batched call; about 2 days of wall time on 2 cores, an "
     "estimated 2-4 GPU-hours on one H100 (products at 20-40 TFLOP/s; CMA-ES's 2000 x 2000 "
     "eigendecompositions and IPOP-CMA-ES's serial restarts dominate)")
 

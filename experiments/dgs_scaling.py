@@ -23,8 +23,8 @@ FUNCTION_IDS = ("F1", "F2", "F3", "F4", "F5")
 # d x d product: 1 600 d^3 FLOP (1.0e14 at d = 4000, 3.5e14 at 6000, 8.2e14 at 8000).
 ACCELERATOR_COST = (
     "all of it: 4 methods x 5 functions x 20 trials at d = 4000, 6000, 8000, 1.2 PFLOP of "
-    "float32 products per (method, function, trial) over the three dimensions (4.7e17 FLOP "
-    "in all), 1 GB per batched call with --dgs-chunk 8000; on 2 CPU cores about 5 h per "
+    "float32 products per (method, function, trial) over the three dimensions (5.1e17 FLOP "
+    "in all), 1 GB per batched call with --dgs-chunk 8000; on 2 CPU cores 3-5 h per "
     "(method, function, trial), i.e. months; an estimated 3-7 GPU-hours on one H100 "
     "(products at 20-40 TFLOP/s), or 30-60 GPU-minutes with --seeds 3")
 
