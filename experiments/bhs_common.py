@@ -245,6 +245,25 @@ def _scipy_runs(basinhopping, blas_threads, ls, kind, budget_s, seed, sigma, num
             "success_per_wall_s": successes / wall, "blas_threads": threads}
 
 
+def add_run_count_arguments(parser, *, quick_budget: float, paper_cap: str,
+                            paper_runs: str) -> None:
+    """``--budget`` and ``--min-runs`` of a BH-S experiment: CPU seconds per cell (quick), or
+    a run-count stop with the budget as its cap (paper); ``paper_cap`` and ``paper_runs`` are
+    the paper profile's defaults as the help shows them."""
+    parser.add_argument("--budget", type=float, default=None,
+                        help=f"CPU seconds per cell (default: quick {quick_budget:g}; paper: a "
+                             f"cap of {paper_cap} on the run-count stop)")
+    parser.add_argument("--min-runs", type=int, default=None,
+                        help="stop each cell once it has this many runs (equal per chain), "
+                             f"--budget a cap (default: quick none; paper {paper_runs})")
+
+
+def check_min_runs(args) -> None:
+    """Refuses ``--min-runs`` below 1, naming it."""
+    if args.min_runs is not None and args.min_runs < 1:
+        raise ValueError(f"--min-runs must be >= 1, got {args.min_runs}")
+
+
 def record_cell(ctx, cell: str, config: dict, seed: int, compute) -> dict:
     """Runs ``compute()`` unless ``ctx.out/cell`` already holds this seed (resume)."""
     rec = ctx.record(cell, config)

@@ -17,7 +17,8 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from experiments.bhs_common import FLAT_MINIMA, Runner, fmt, record_cell
+from experiments.bhs_common import (FLAT_MINIMA, Runner, add_run_count_arguments, check_min_runs,
+                                    fmt, record_cell)
 from experiments.cells import Cell, judge, load_record
 from experiments.common import CpuPlan, Experiment, main, markdown_table
 from jaxopt_lab.basin_hopping import hybrid, std_from_variance
@@ -31,12 +32,8 @@ PAPER_MIN_RUNS, PAPER_CAP, PAPER_CHAINS = 500, 60.0, 64
 
 
 def add_arguments(parser):
-    parser.add_argument("--budget", type=float, default=None,
-                        help="CPU seconds per cell (default: quick 0.5; paper: a cap of "
-                             f"{PAPER_CAP:g} on the run-count stop)")
-    parser.add_argument("--min-runs", type=int, default=None,
-                        help="stop each cell once it has this many runs (equal per chain), "
-                             f"--budget a cap (default: quick none; paper {PAPER_MIN_RUNS})")
+    add_run_count_arguments(parser, quick_budget=0.5, paper_cap=f"{PAPER_CAP:g}",
+                            paper_runs=f"{PAPER_MIN_RUNS}")
     parser.add_argument("--chains", type=int, default=None,
                         help=f"chains (default: quick 64, paper {PAPER_CHAINS})")
 
@@ -45,8 +42,7 @@ def run(args, ctx) -> str:
     quick = ctx.profile == "quick"
     budget = args.budget or (0.5 if quick else PAPER_CAP)
     num_chains = args.chains or (64 if quick else PAPER_CHAINS)
-    if args.min_runs is not None and args.min_runs < 1:
-        raise ValueError(f"--min-runs must be >= 1, got {args.min_runs}")
+    check_min_runs(args)
     min_runs = args.min_runs or (None if quick else PAPER_MIN_RUNS)
     capped = []
     target = ctx.targets("bhs_hybrid")

@@ -32,7 +32,8 @@ from pathlib import Path
 
 import jax
 
-from experiments.bhs_common import Runner, explain_rate, fmt, record_cell, scipy_cell
+from experiments.bhs_common import (Runner, add_run_count_arguments, check_min_runs, explain_rate,
+                                    fmt, record_cell, scipy_cell)
 from experiments.bhs_common import paper_runs as bhs_paper_runs
 from experiments.cells import Cell, judge, load_record, rate_within_2se
 from experiments.common import CpuPlan, Experiment, load_targets, main, markdown_table
@@ -56,13 +57,8 @@ def paper_runs(t: dict, method: str) -> int:
 
 
 def add_arguments(parser):
-    parser.add_argument("--budget", type=float, default=None,
-                        help="CPU seconds per cell (default: quick 1; paper: a cap of 300 "
-                             "on the run-count stop)")
-    parser.add_argument("--min-runs", type=int, default=None,
-                        help="stop each cell once it has this many runs (equal per chain), "
-                             "--budget a cap (default: quick none; paper the paper's runs, "
-                             f"at least {PAPER_MIN_RUNS})")
+    add_run_count_arguments(parser, quick_budget=1, paper_cap="300",
+                            paper_runs=f"the paper's runs, at least {PAPER_MIN_RUNS}")
     parser.add_argument("--chains", type=int, default=None,
                         help=f"vectorised chains (default: quick 64, paper {PAPER_CHAINS})")
     parser.add_argument("--scipy-budget", type=float, default=None,
@@ -108,8 +104,7 @@ def run(args, ctx) -> str:
     scipy_budget = args.scipy_budget or (1.5 if quick else PAPER_SCIPY_CAP)
     scipy_runs = None if quick else PAPER_SCIPY_RUNS
     num_chains = args.chains or (64 if quick else PAPER_CHAINS)
-    if args.min_runs is not None and args.min_runs < 1:
-        raise ValueError(f"--min-runs must be >= 1, got {args.min_runs}")
+    check_min_runs(args)
 
     def min_runs(t, method):
         return args.min_runs or (None if quick else paper_runs(t, method))

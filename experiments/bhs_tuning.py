@@ -19,7 +19,8 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from experiments.bhs_common import Runner, fmt, record_cell
+from experiments.bhs_common import (Runner, add_run_count_arguments, check_min_runs, fmt,
+                                    record_cell)
 from experiments.cells import Cell, judge, load_record
 from experiments.common import CpuPlan, Experiment, main, markdown_table
 from jaxopt_lab.basin_hopping import bhs, hybrid, std_from_variance
@@ -29,13 +30,9 @@ PAPER_MIN_RUNS, PAPER_MIN_RUNS_SCHWEFEL, PAPER_CAP_SCHWEFEL, PAPER_CHAINS = 500,
 
 
 def add_arguments(parser):
-    parser.add_argument("--budget", type=float, default=None,
-                        help="CPU seconds per cell (default: quick 0.5; paper: a cap of 300 "
-                             f"on the run-count stop, {PAPER_CAP_SCHWEFEL:g} for Schwefel-07)")
-    parser.add_argument("--min-runs", type=int, default=None,
-                        help="stop each cell once it has this many runs (equal per chain), "
-                             f"--budget a cap (default: quick none; paper {PAPER_MIN_RUNS}, "
-                             f"{PAPER_MIN_RUNS_SCHWEFEL} for Schwefel-07)")
+    add_run_count_arguments(
+        parser, quick_budget=0.5, paper_cap=f"300, {PAPER_CAP_SCHWEFEL:g} for Schwefel-07",
+        paper_runs=f"{PAPER_MIN_RUNS}, {PAPER_MIN_RUNS_SCHWEFEL} for Schwefel-07")
     parser.add_argument("--chains", type=int, default=None,
                         help=f"chains (default: quick 64, paper {PAPER_CHAINS})")
 
@@ -57,8 +54,7 @@ def run(args, ctx) -> str:
     quick = ctx.profile == "quick"
     budget = args.budget or (0.5 if quick else 300.0)
     num_chains = args.chains or (64 if quick else PAPER_CHAINS)
-    if args.min_runs is not None and args.min_runs < 1:
-        raise ValueError(f"--min-runs must be >= 1, got {args.min_runs}")
+    check_min_runs(args)
     runs = args.min_runs or (None if quick else PAPER_MIN_RUNS)
     runs_sch = args.min_runs or (None if quick else PAPER_MIN_RUNS_SCHWEFEL)
     budget_sch = args.budget or (0.5 if quick else PAPER_CAP_SCHWEFEL)
