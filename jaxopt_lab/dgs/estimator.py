@@ -23,7 +23,11 @@ The baselines are pure functions of an explicit key, ``oracle(key, f, x, ...)``:
 Arguments common to the four: ``f(x[dim]) -> scalar`` the black box (``jax.vmap``-ed
 here); ``x`` ``[dim]`` the point; ``chunk_size`` at most this many points per batched call
 of ``f`` (``None``: all at once); ``validate`` checks the arguments first (``False`` only
-inside already-checked code). Each returns an :class:`Estimate`. Non-finite values rule: a
+inside already-checked code). An ``f`` with a method ``along_axes(x, steps[K, dim]) ->
+[2, K, dim]`` (values at ``x ± steps[k, i] e_i``, e.g.
+:class:`jaxopt_lab.problems.highdim.RotatedObjective`) evaluates the axis stencils of
+:func:`estimate` (identity directions) and :func:`fd_estimate` (every coordinate) itself,
+and ``chunk_size`` does not apply there. Each returns an :class:`Estimate`. Non-finite values rule: a
 difference involving a NaN or ±inf value contributes zero, the count of non-finite values
 is reported and the best point seen only ever takes a finite value.
 
@@ -199,7 +203,10 @@ def _estimate_impl(f, x, sigma, directions, num_points, chunk_size):
         vals = batched(pts.reshape(2 * num_pos * block, dim))
         return jnp.asarray(vals).reshape(2, num_pos, block)
 
-    if num_blocks == 1:
+    if directions is None and hasattr(f, "along_axes"):
+        # the objective evaluates the axis stencil itself (e.g. highdim.RotatedObjective)
+        values = jnp.asarray(f.along_axes(x, u[:, None] * sigma_vec[None, :]), dtype)
+    elif num_blocks == 1:
         values = block_values(0)
     else:
         per_block = jax.lax.map(block_values, jnp.arange(num_blocks))  # [nb, 2, K, block]
@@ -350,8 +357,11 @@ def fd_estimate(key: jax.Array, f: Callable[[jax.Array], jax.Array], x: jax.Arra
         e = (jnp.arange(dim) == i).astype(dtype) * h
         return jnp.stack([f(x + e), f(x - e)]).astype(dtype)
 
-    chunk = None if chunk_size is None else max(1, chunk_size // 2)
-    vals = map_batched(pair, idx, chunk)  # [n, 2]
+    if n == dim and hasattr(f, "along_axes"):  # the objective evaluates the stencil
+        vals = jnp.asarray(f.along_axes(x, jnp.full((1, dim), h, dtype))[:, 0].T, dtype)
+    else:
+        chunk = None if chunk_size is None else max(1, chunk_size // 2)
+        vals = map_batched(pair, idx, chunk)  # [n, 2]
     finite = jnp.isfinite(vals)
     ok = finite[:, 0] & finite[:, 1]
     d = jnp.where(ok, vals[:, 0] - vals[:, 1], 0.0) / (2.0 * h)

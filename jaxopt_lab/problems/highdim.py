@@ -29,7 +29,7 @@ from jaxopt_lab import _checks
 from jaxopt_lab.linalg import haar_orthogonal
 from jaxopt_lab.problems.problem import Problem
 
-__all__ = ["FUNCTIONS", "DOMAINS", "IDS", "Instance", "standard", "standard_numpy",
+__all__ = ["FUNCTIONS", "DOMAINS", "IDS", "Instance", "RotatedObjective", "standard", "standard_numpy",
            "sample_instance", "objective", "problem", "sample", "cosine_distance",
            "cosine_readings", "READINGS", "width", "domain", "SCHWEFEL_SHIFT"]
 
@@ -176,15 +176,56 @@ def sample_instance(key: jax.Array, name: str, dim: int, *, rotate: bool = True,
     return Instance(rotation=rot, x_opt=x_opt, x0=x0)
 
 
-def objective(name: str, instance: Instance) -> Callable[[jax.Array], jax.Array]:
-    """The black-box loss ``x[dim] -> f(R (x - x_opt))`` of an instance of ``name``."""
-    f = FUNCTIONS[_name(name)]
-    rot, x_opt = instance.rotation, instance.x_opt
+class RotatedObjective:
+    """The loss ``x[dim] -> f(R (x - x_opt))`` of an instance, with a fast path along axes.
 
-    def loss(x):
-        return f(rot @ (x - x_opt))
+    Called as a black box it forms ``R (x - x_opt)``: one ``[dim, dim]`` product per point.
+    :meth:`along_axes` evaluates a whole stencil of points ``x ± s e_i`` on the coordinate
+    axes (DGS with identity directions, Eqs. 6-8; central differences) from one product:
+    ``R (x ± s e_i - x_opt) = z ± s R[:, i]`` with ``z = R (x - x_opt)``, so ``K d`` points
+    cost ``O(K d^2)`` instead of ``O(K d^3)``. The values agree with ``__call__`` to float
+    rounding (the sums are associated differently).
 
-    return loss
+    Attributes:
+      function: the standard function ``f(z[dim]) -> scalar``.
+      rotation: ``[dim, dim]`` ``R``.
+      x_opt: ``[dim]`` the minimiser.
+    """
+
+    def __init__(self, function: Callable[[jax.Array], jax.Array], rotation: jax.Array,
+                 x_opt: jax.Array):
+        self.function = function
+        self.rotation = rotation
+        self.x_opt = x_opt
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        return self.function(self.rotation @ (x - self.x_opt))
+
+    def along_axes(self, x: jax.Array, steps: jax.Array) -> jax.Array:
+        """Values at ``x + steps[k, i] e_i`` and ``x - steps[k, i] e_i``.
+
+        Args:
+          x: ``[dim]`` the centre.
+          steps: ``[K, dim]`` step lengths per node ``k`` and axis ``i``.
+
+        Returns:
+          ``[2, K, dim]``: ``[0]`` the plus side, ``[1]`` the minus side.
+        """
+        z = self.rotation @ (x - self.x_opt)
+        images = self.rotation.T  # row i is R e_i
+        batched = jax.vmap(self.function)
+
+        def one_node(s):  # s [dim] -> [2, dim]; one [dim, dim] batch per side
+            offsets = s[:, None] * images
+            return jnp.stack([batched(z[None, :] + offsets), batched(z[None, :] - offsets)])
+
+        return jnp.moveaxis(jax.lax.map(one_node, steps), 0, 1)
+
+
+def objective(name: str, instance: Instance) -> RotatedObjective:
+    """The black-box loss ``x[dim] -> f(R (x - x_opt))`` of an instance of ``name``
+    (a :class:`RotatedObjective`: a callable with the axis fast path)."""
+    return RotatedObjective(FUNCTIONS[_name(name)], instance.rotation, instance.x_opt)
 
 
 def problem(name: str, instance: Instance) -> Problem:

@@ -148,3 +148,40 @@ def test_readings_on_hand_made_paths():
     assert r["eq9_approach"] == pytest.approx(0.5)
     np.testing.assert_allclose(per_step["eq9_terms"], [1.0, 0.0], atol=1e-12)
     np.testing.assert_allclose(per_step["dist"], [4.0, math.sqrt(17), 0.0])
+
+
+@pytest.mark.parametrize("fid", ["F1", "F3", "F5", "F6"])
+def test_along_axes_equals_the_stencil_evaluated_point_by_point(fid):
+    with jax.enable_x64(True):
+        inst = hd.sample_instance(jax.random.key(4), fid, 12, dtype=jnp.float64)
+        f = hd.objective(fid, inst)
+        steps = jnp.asarray(np.random.default_rng(1).uniform(0.1, 2.0, (3, 12)))
+        got = np.asarray(f.along_axes(inst.x0, steps))
+        rot, x_opt = np.asarray(inst.rotation), np.asarray(inst.x_opt)
+        name = hd.IDS[fid]
+        for k in range(3):
+            for i in range(12):
+                for side, sign in enumerate((1.0, -1.0)):
+                    x = np.asarray(inst.x0).copy()
+                    x[i] += sign * float(steps[k, i])
+                    want = _np_reference(name, rot @ (x - x_opt))
+                    assert got[side, k, i] == pytest.approx(want, rel=1e-10, abs=1e-10)
+
+
+@pytest.mark.parametrize("fid", ["F2", "F4"])
+def test_axis_fast_path_gives_the_same_dgs_and_fd_gradients(fid):
+    from jaxopt_lab.dgs.estimator import estimate, fd_estimate
+
+    with jax.enable_x64(True):
+        inst = hd.sample_instance(jax.random.key(5), fid, 40, dtype=jnp.float64)
+        fast = hd.objective(fid, inst)
+        plain = lambda x: fast(x)  # noqa: E731  (no along_axes: point by point)
+        sigma = jnp.linspace(0.2, 3.0, 40)
+        a, b = estimate(fast, inst.x0, sigma), estimate(plain, inst.x0, sigma)
+        np.testing.assert_allclose(a.grad, b.grad, rtol=1e-9, atol=1e-9)
+        assert float(a.best_f) == pytest.approx(float(b.best_f), rel=1e-12)
+        np.testing.assert_allclose(a.best_x, b.best_x)
+        h = jnp.asarray(1e-3)
+        c = fd_estimate(jax.random.key(0), fast, inst.x0, h)
+        e = fd_estimate(jax.random.key(0), plain, inst.x0, h)
+        np.testing.assert_allclose(c.grad, e.grad, rtol=1e-6, atol=1e-6)
