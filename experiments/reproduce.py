@@ -250,6 +250,9 @@ def run_all(argv=None) -> int:
 
     sections = []
     failed = []
+    # copied into docs/ only once every experiment has run: a copy made earlier would leave
+    # the work tree modified, and the later experiments' records marked "+ local changes"
+    figures = []
     for name, exp in experiments.items():
         out = args.out_root / name / args.profile
         plan = exp.cpu_plan if args.fits else None
@@ -265,8 +268,7 @@ def run_all(argv=None) -> int:
                                  f"{args.profile}`."))
             else:
                 sections.append((exp, *saved))
-                # the figures of the run the section shows
-                copy_figures(out, name, args.docs, args.profile)
+                figures.append((out, name))  # the figures of the run the section shows
             continue
         argv_exp = ["--profile", args.profile, *(plan.args if plan is not None else ()),
                     "--out", str(out)]
@@ -281,7 +283,7 @@ def run_all(argv=None) -> int:
         try:
             text = main(exp, argv_exp)
             status = "ok"
-            copy_figures(out, name, args.docs, args.profile)
+            figures.append((out, name))
         except Exception as err:  # report, go on with the others
             failed.append(name)
             status = "FAILED"
@@ -295,6 +297,8 @@ def run_all(argv=None) -> int:
         sections.append((exp, status, time.perf_counter() - t0, text))
 
     args.docs.mkdir(parents=True, exist_ok=True)
+    for out, name in figures:
+        copy_figures(out, name, args.docs, args.profile)
     target = args.docs / reproduction_document(args.profile)
     papers = tally_cells(experiments, args.out_root, args.profile)
     target.write_text(build_document(args.profile, sections, papers,

@@ -118,6 +118,37 @@ def test_partial_rebuild_keeps_saved_sections_and_reports_failures(tmp_path, mon
     assert (tmp_path / "docs" / "figures" / "fake" / "plot.png").read_bytes() == b"png"
 
 
+def test_figures_reach_the_docs_only_after_every_experiment_ran(tmp_path, monkeypatch):
+    """A figure copied into docs/ mid-run would leave the later records "+ local changes"."""
+    docs = tmp_path / "docs"
+    seen = []
+
+    def drawing(args, ctx):
+        (ctx.out / "figures").mkdir(parents=True, exist_ok=True)
+        (ctx.out / "figures" / "plot.png").write_bytes(b"png")
+        return "drew"
+
+    def looking(args, ctx):
+        seen.append(sorted(p.name for p in docs.rglob("*.png")))
+        return "looked"
+
+    fakes = {"first": common.Experiment(name="first", paper="Foundation", title="f", order=1,
+                                        run=drawing),
+             "second": common.Experiment(name="second", paper="Foundation", title="s",
+                                         order=2, run=looking)}
+    monkeypatch.setattr(reproduce, "discover", lambda: fakes)
+    root = ["--out-root", str(tmp_path / "r"), "--docs", str(docs), "--no-progress"]
+    assert reproduce.run_all(root) == 0
+    assert seen == [[]]  # nothing copied while "second" ran
+    assert (docs / "figures" / "first" / "plot.png").read_bytes() == b"png"
+    # the same when "first" is only collected from its saved run
+    assert reproduce.run_all(["--only", "second", *root]) == 0
+    assert seen[-1] == ["plot.png"]  # the copy made by the previous call is still there
+    (docs / "figures" / "first" / "plot.png").unlink()
+    assert reproduce.run_all(["--only", "second", *root]) == 0
+    assert seen[-1] == [] and (docs / "figures" / "first" / "plot.png").exists()
+
+
 def test_paper_selects_that_papers_experiments_only(tmp_path, monkeypatch):
     ran = []
 
