@@ -269,3 +269,23 @@ def check_arrays_tree(shapes, name: str) -> None:
         if not isinstance(leaf, jax.ShapeDtypeStruct):
             raise ValueError(f"{name} must return a pytree of arrays, got a leaf of type "
                              f"{type(leaf).__name__}")
+
+
+def check_orthogonal(q, name: str, dim: int) -> None:
+    """``q`` is ``None`` or a ``[dim, dim]`` matrix with orthonormal columns (values
+    checked where concrete, to ``100 eps sqrt(dim)``, at least 1e-6)."""
+    if q is None:
+        return
+    if jnp.shape(q) != (dim, dim):
+        raise ValueError(f"{name} must have shape [dim, dim]=({dim}, {dim}), "
+                         f"got shape {jnp.shape(q)}")
+    q = concrete(q)
+    if q is None:
+        return
+    eps = np.finfo(q.dtype).eps if np.issubdtype(q.dtype, np.floating) else 1e-16
+    q = q.astype(np.float64)
+    err = np.max(np.abs(q.T @ q - np.eye(dim)))
+    tol = max(1e-6, 100.0 * eps * np.sqrt(dim))
+    if not np.isfinite(err) or err > tol:
+        raise ValueError(f"{name} must be an orthogonal matrix (columns orthonormal): "
+                         f"max |Q^T Q - I| = {err:.3g} > {tol:.3g}")

@@ -41,7 +41,6 @@ is reported and the best point seen only ever takes a finite value.
 
 from __future__ import annotations
 
-import math
 from typing import Callable, NamedTuple
 
 import jax
@@ -111,24 +110,6 @@ def _check_common(f, x, radius, radius_name, chunk_size):
     return x
 
 
-def _check_directions(directions, dim):
-    if directions is None:
-        return
-    if jnp.shape(directions) != (dim, dim):
-        raise ValueError(f"directions must have shape [dim, dim]=({dim}, {dim}), "
-                         f"got shape {jnp.shape(directions)}")
-    q = _checks.concrete(directions)
-    if q is None:
-        return
-    eps = np.finfo(q.dtype).eps if np.issubdtype(q.dtype, np.floating) else 1e-16
-    q = q.astype(np.float64)
-    err = np.max(np.abs(q.T @ q - np.eye(dim)))
-    tol = max(1e-6, 100.0 * eps * math.sqrt(dim))
-    if not np.isfinite(err) or err > tol:
-        raise ValueError("directions must be an orthogonal matrix (columns orthonormal): "
-                         f"max |Q^T Q - I| = {err:.3g} > {tol:.3g}")
-
-
 # ------------------------------------------------------------------------------------ DGS
 
 
@@ -156,7 +137,7 @@ def estimate(f: Callable[[jax.Array], jax.Array], x: jax.Array, sigma, *,
     if validate:
         _checks.check_int(num_points, "num_points", minimum=2)
         x = _check_common(f, x, sigma, "sigma", chunk_size)
-        _check_directions(directions, x.shape[0])
+        _checks.check_orthogonal(directions, "directions", x.shape[0])
     try:
         hash(f)
     except TypeError:  # unhashable callable object: run without the jit wrapper
