@@ -152,7 +152,9 @@ def _mean_std(v):
     return float(np.mean(v)), float(np.std(v))
 
 
-def table1(results, functions, methods, targets):
+def table1(results, functions, methods, targets, num_trials=None):
+    """Cosine distance mean ± std beside the paper's; a cell with fewer trials than
+    ``num_trials`` says so."""
     paper = targets["cosine_distance"]
     rows = []
     for m in methods:
@@ -162,12 +164,20 @@ def table1(results, functions, methods, targets):
             if (fid, m) not in results:
                 row.append("—")
                 continue
-            mu, sd = _mean_std(results[(fid, m)]["cos_dist"])
+            values = np.atleast_1d(results[(fid, m)]["cos_dist"])
+            mu, sd = _mean_std(values)
             j = FUNCTION_IDS.index(fid)
             ref_txt = f" ({ref['mean'][j]:.3f} ± {ref['std'][j]:.2f})" if ref else ""
-            row.append(f"{mu:.3f} ± {sd:.2f}{ref_txt}")
+            row.append(f"{mu:.3f} ± {sd:.2f}{ref_txt}{_trials_note(values, num_trials)}")
         rows.append(row)
     return markdown_table(["method"] + list(functions), rows)
+
+
+def _trials_note(values, num_trials):
+    """`` [n trials]`` when a cell holds other than ``num_trials`` trials, else ``""``."""
+    if num_trials is None or values.size == num_trials:
+        return ""
+    return f" [{values.size} trial{'s' if values.size > 1 else ''}]"
 
 
 def loss_table(results, functions, methods, num_trials=None):
@@ -181,9 +191,7 @@ def loss_table(results, functions, methods, num_trials=None):
                 continue
             values = np.atleast_1d(results[(fid, m)]["best_f"])
             mu, sd = _mean_std(values)
-            note = (f" [{values.size} trial{'s' if values.size > 1 else ''}]"
-                    if num_trials is not None and values.size != num_trials else "")
-            row.append(f"{mu:.4g} ± {sd:.2g}{note}")
+            row.append(f"{mu:.4g} ± {sd:.2g}{_trials_note(values, num_trials)}")
         rows.append(row)
     return markdown_table(["method"] + list(functions), rows)
 
@@ -292,7 +300,7 @@ def run(args, ctx) -> str:
         " parentheses; both our plain CMA-ES and our IPOP-CMA-ES, when run, are set beside"
         " the paper's IPop-CMA row):",
         "",
-        table1(results, functions, shown, targets),
+        table1(results, functions, shown, targets, len(seen)),
         "",
         "**Best loss at the end of the budget** (mean ± std over trials):",
         "",
@@ -316,6 +324,12 @@ def run(args, ctx) -> str:
 # does not make (why DGS trails on F1, F2 and F5 is not measured: open).
 EXPLAINED = {f"Fig. 2 F4 (d={dim})": "directional smoothing leaks Rastrigin's cosine terms"
              for dim in (1000, 2000)}
+# Table 1 on F1 (docs/methods/dgs.md, "F1 (ellipsoid)"): on a quadratic FD's central
+# differences are exact and ES-Bpop's 4000-pair estimate follows the gradient closely, so
+# both make normalised steepest-descent steps like DGS, whose 0.92 the conditioning (10^6)
+# sets; they measure 0.93-0.94 at d = 2000.
+EXPLAINED.update({f"Table 1 {m} F1 (d={dim})": "steepest descent on the ill-conditioned "
+                  "ellipsoid, as DGS's F1" for m in ("ES-Bpop", "FD") for dim in (1000, 2000)})
 
 
 def cell_verdicts(out: Path) -> list[Cell]:
@@ -334,17 +348,19 @@ def cell_verdicts(out: Path) -> list[Cell]:
         ref = paper.get(PAPER_ROW.get(m, ""))
         if ref is not None and m != "DGS":
             mu, want = _mean_std(data["cos_dist"])[0], ref["mean"][FUNCTION_IDS.index(fid)]
-            cells.append(judge(f"Table 1 {m} {fid} (d={dim})", abs(mu - want) <= 0.1, {},
-                               f"{mu:.3f} vs {want:.3f}"))
+            n = len(data["cos_dist"])
+            cells.append(judge(f"Table 1 {m} {fid} (d={dim})", abs(mu - want) <= 0.1,
+                               EXPLAINED, f"{mu:.3f} vs {want:.3f} ({n} trial"
+                               f"{'s' if n > 1 else ''})"))
     for dim, fid in sorted({(d, f) for d, f, _ in means}):
         dgs = means.get((dim, fid, "DGS"), np.nan)
-        others = [v for (d, f, m), v in means.items() if (d, f) == (dim, fid) and m != "DGS"]
+        others = {m: v for (d, f, m), v in means.items() if (d, f) == (dim, fid) and m != "DGS"}
         if fid not in ("F1", "F2", "F3", "F4", "F5") or not others or not np.isfinite(dgs):
             continue
-        ratio = dgs / max(min(others), 1e-30)
+        ratio = dgs / max(min(others.values()), 1e-30)
         met = ratio < 1 if fid in ("F3", "F4", "F5") else ratio <= 2
         cells.append(judge(f"Fig. 2 {fid} (d={dim})", met, EXPLAINED,
-                           f"DGS/best baseline {ratio:.3g}"))
+                           f"DGS/best of {', '.join(sorted(others))}: {ratio:.3g}"))
     return cells
 
 
