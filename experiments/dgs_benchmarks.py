@@ -33,20 +33,24 @@ PAPER_ROW = {"DGS": "DGS", "ES-Bpop": "ES-Bpop", "Nesterov": "Nesterov", "FD": "
              "DE": "DE", "Powell": "Powell", "Cobyla": "Cobyla"}
 
 
-# Costs of the paper profile (d = 2000, budget 1.6 M evaluations per run). A DGS or ES step at
-# d = 2000 is a [8000, 2000] x [2000, 2000] float32 product (64 GFLOP, 0.6 s on 2 cores), so a
-# run is 12.8 TFLOP of products whatever the method; Nesterov's 21-direction steps are
-# memory-bound instead (4 ms each, 76 000 of them).
-# Estimated CPU minutes: 3 trials x 6 functions x (DGS 2 + ES-Bpop 2.7 + FD 2 + Sep-CMA 2.5 +
-# Nesterov 5) wall minutes on 2 busy cores.
-CPU_MINUTES = 500
+# Costs of the paper profile (d = 2000, budget 1.6 M evaluations per run). DGS, AdaDGS and FD
+# evaluate their axis stencils from one product with R (highdim.RotatedObjective.along_axes):
+# a run costs its function evaluations, 1-5 CPU-minutes (3 trials of F1-F6: 17 and 20 wall
+# minutes on 2 loaded cores). ES-Bpop, Nesterov and the evosax methods evaluate random points,
+# each a d x d product: 12.8 TFLOP per run. Measured per trial on one core of a loaded 2-core
+# machine (load 4-5): ES-Bpop 5.5 minutes ([8000, 2000] x [2000, 2000] blocks), Nesterov 11
+# (76 000 steps of 21 points); Sep-CMA-ES about 12 (62 000 steps of 26 points; 400-step
+# timings). Nesterov's and Sep-CMA-ES's thin products run about 1.8x faster with
+# XLA_FLAGS=--xla_cpu_use_xnnpack=false (measured on a [26, 2000] x [2000, 2000] product).
+CPU_MINUTES = 580
 ACCELERATOR_COST = (
     "17 more trials of DGS, ES-Bpop, Nesterov, FD and Sep-CMA-ES and 20 of AdaDGS, CMA-ES, "
     "IPOP-CMA-ES, ASEBO, PSO and DE on F1-F6 (Powell and COBYLA are skipped above d = 500: "
-    "they do not finish): 1 170 runs of 1.6 M evaluations, 12.8 TFLOP of float32 products "
-    "each (1.5e16 FLOP), under 1 GB per batched call; about 2 days of wall time on 2 cores, an "
-    "estimated 2-4 GPU-hours on one H100 (products at 20-40 TFLOP/s; CMA-ES's 2000 x 2000 "
-    "eigendecompositions and IPOP-CMA-ES's serial restarts dominate)")
+    "they do not finish). The 324 DGS, AdaDGS and FD runs need no products (a few CPU-hours "
+    "in all: they fit on a CPU); the other 906 runs are 12.8 TFLOP of float32 products each "
+    "(1.2e16 FLOP), under 1 GB per batched call: over 3 days on 2 cores (10 CPU-minutes or "
+    "more a run), an estimated 2-4 GPU-hours on one H100 (products at 20-40 TFLOP/s; "
+    "CMA-ES's 2000 x 2000 eigendecompositions and IPOP-CMA-ES's serial restarts dominate)")
 
 
 def add_arguments(parser):
@@ -371,8 +375,9 @@ EXPERIMENT = Experiment(name="dgs_benchmarks", paper="DGS",
                             args=("--dim", "2000", "--seeds", "3", "--methods",
                                   "DGS,ES-Bpop,Nesterov,FD,Sep-CMA-ES"),
                             minutes=CPU_MINUTES,
-                            note="3 trials of the five methods whose runs take minutes on a CPU; minutes "
-                                 "estimated from the per-step profile, about 4 h of wall time",
+                            note="3 trials of the five methods whose runs take minutes on a CPU; "
+                                 "minutes measured per trial on a loaded machine (Sep-CMA-ES's "
+                                 "from 400-step timings), about 5 h of wall time on 2 cores",
                             rest=ACCELERATOR_COST,
                             rest_args=("--dim", "2000", "--seeds", "20")))
 

@@ -19,14 +19,19 @@ from experiments.dgs_benchmarks import _mean_std, run_cells
 FUNCTION_IDS = ("F1", "F2", "F3", "F4", "F5")
 
 
-# A run at dimension d is 200 (M - 1) d = 800 d evaluations of a rotated function, each a
-# d x d product: 1 600 d^3 FLOP (1.0e14 at d = 4000, 3.5e14 at 6000, 8.2e14 at 8000).
+# A run at dimension d is 200 (M - 1) d = 800 d evaluations of a rotated function. For
+# ES-Bpop and Nesterov each is a d x d product: 1 600 d^3 FLOP (1.0e14 at d = 4000, 3.5e14
+# at 6000, 8.2e14 at 8000). DGS and FD form their axis stencils from one product with R
+# (highdim.RotatedObjective): 800 d^2 function terms, 3-20 CPU-minutes a run at d = 8000
+# (F1 and F3, measured on a loaded 2-core machine).
 ACCELERATOR_COST = (
-    "all of it: 4 methods x 5 functions x 20 trials at d = 4000, 6000, 8000, 1.2 PFLOP of "
-    "float32 products per (method, function, trial) over the three dimensions (5.1e17 FLOP "
-    "in all), 1 GB per batched call with --dgs-chunk 8000; on 2 CPU cores 3-5 h per "
-    "(method, function, trial), i.e. months; an estimated 3-7 GPU-hours on one H100 "
-    "(products at 20-40 TFLOP/s), or 30-60 GPU-minutes with --seeds 3")
+    "all of it: 4 methods x 5 functions x 20 trials at d = 4000, 6000, 8000. ES-Bpop and "
+    "Nesterov: 1.2 PFLOP of float32 products per (method, function, trial) over the three "
+    "dimensions (2.4e17 FLOP in all), 1 GB per batched call; on 2 CPU cores 3-5 h per "
+    "(method, function, trial), i.e. months. DGS and FD need no products: about 6-36 "
+    "CPU-minutes per (method, function, trial), about 3 CPU-days for their 20 trials. An "
+    "estimated 2-4 GPU-hours on one H100 (products at 20-40 TFLOP/s), or 15-30 GPU-minutes "
+    "with --seeds 3")
 
 
 def add_arguments(parser):

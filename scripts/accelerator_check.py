@@ -358,9 +358,10 @@ Time budget of the full run (8 minutes on one H100), estimated before any accele
 from FLOP counts and CPU timings at small sizes (2-core x86-64 CPU, load 9-10):
 
 * DGS: 6 cells x 20 trials x 200 iterations x 8000 points of a rotated d = 2000 objective,
-  64 GFLOP per iteration and trial, 1.5 PFLOP in all (a d = 2000 gradient takes 1.1 s on
-  the CPU, `docs/benchmarks/dgs.md`: ~7 h there). H100: 10-50 s of products (TF32 or plain
-  f32 at 30-50 % of peak) + ~1 min compilation (9-18 s per cell on the CPU at d = 50).
+  formed from one product with the rotation (`highdim.RotatedObjective`): 16 M function
+  terms per iteration and trial, 4e11 in all (3 trials of the six cells take 17 minutes on
+  the CPU, `docs/methods/dgs.md`). H100: seconds of evaluation + ~1 min compilation (9-18 s
+  per cell on the CPU at d = 50).
 * BH-S: 4 cells of 20 s wall-clock budget, 65 536 chains, float64; one hybrid program
   (compiles in ~30 s on the CPU). ~110 s, bound by the budget.
 * GradSearch: 3 methods x 1000 restarts x 10 000 steps at K = 256, ~1e11 FLOP per method

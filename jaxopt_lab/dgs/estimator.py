@@ -27,9 +27,9 @@ inside already-checked code). An ``f`` with a method ``along_axes(x, steps[K, di
 [2, K, dim]`` (values at ``x ± steps[k, i] e_i``, e.g.
 :class:`jaxopt_lab.problems.highdim.RotatedObjective`) evaluates the axis stencils of
 :func:`estimate` (identity directions) and :func:`fd_estimate` (every coordinate) itself,
-and ``chunk_size`` does not apply there. Each returns an :class:`Estimate`. Non-finite values rule: a
-difference involving a NaN or ±inf value contributes zero, the count of non-finite values
-is reported and the best point seen only ever takes a finite value.
+and ``chunk_size`` does not apply there. Each returns an :class:`Estimate`. Non-finite
+values rule: a difference involving a NaN or ±inf value contributes zero, the count of
+non-finite values is reported and the best point seen only ever takes a finite value.
 
 [1] J. Zhang, H. Tran, D. Lu, G. Zhang, "Enabling long-range exploration in minimization of
     multimodal functions", UAI 2021. https://proceedings.mlr.press/v161/zhang21a.html

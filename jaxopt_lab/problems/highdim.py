@@ -29,9 +29,10 @@ from jaxopt_lab import _checks
 from jaxopt_lab.linalg import haar_orthogonal
 from jaxopt_lab.problems.problem import Problem
 
-__all__ = ["FUNCTIONS", "DOMAINS", "IDS", "Instance", "RotatedObjective", "standard", "standard_numpy",
-           "sample_instance", "objective", "problem", "sample", "cosine_distance",
-           "cosine_readings", "READINGS", "width", "domain", "SCHWEFEL_SHIFT"]
+__all__ = ["FUNCTIONS", "DOMAINS", "IDS", "Instance", "RotatedObjective", "standard",
+           "standard_numpy", "sample_instance", "objective", "problem", "sample",
+           "cosine_distance", "cosine_readings", "READINGS", "width", "domain",
+           "SCHWEFEL_SHIFT"]
 
 SCHWEFEL_SHIFT = 420.968746
 
