@@ -325,7 +325,7 @@ def run(args, ctx) -> str:
 # Figure 2 claims outside their rule whose mechanism docs/methods/dgs.md measures ("The
 # smoothing mechanism"): on rotated Rastrigin the directional smoothing leaks the cosine terms
 # of the directions nearly orthogonal to them, a fixed error that ES's isotropic smoothing
-# does not make (why DGS trails on F1, F2 and F5 is not measured: open).
+# does not make (why DGS trails on F5 is not measured: open).
 EXPLAINED = {f"Fig. 2 F4 (d={dim})": "directional smoothing leaks Rastrigin's cosine terms"
              for dim in (1000, 2000)}
 # Table 1 on F1 (docs/methods/dgs.md, "F1 (ellipsoid)"): on a quadratic FD's central
