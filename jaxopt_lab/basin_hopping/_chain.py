@@ -210,7 +210,8 @@ def skip_proposal(key, state, sigma, lower, upper, objective, config: SkipConfig
     res = perturb.skipping_chain(
         key, state.x.astype(dt), state.fx.astype(dt), objective, sigma.astype(dt),
         lower.astype(dt), upper.astype(dt), max_skips=config.max_skips, radii=config.radii,
-        boundary=config.boundary, block_size=config.skip_block, active=active)
+        boundary=config.boundary, block_size=config.skip_block, active=active,
+        directions=config.directions)
     return Proposal(y=jnp.where(res.found, res.y.astype(state.x.dtype), state.x),
                     length=res.path_length.astype(state.x.dtype),
                     k=jnp.where(res.found, res.num_steps, 0), num_evals=res.num_steps,

@@ -52,10 +52,12 @@ class SkipConfig(ChainConfig):
     boundary: str = "periodic"
     skip_block: int | None = 16
     skip_dtype: str | None = None
+    directions: str = "sphere"
 
     def __post_init__(self):
         super().__post_init__()
         _checks.check_int(self.max_skips, "max_skips")
+        _checks.check_choice(self.directions, "directions", perturb.DIRECTIONS)
         _checks.check_choice(self.radii, "radii", perturb.RADII)
         _checks.check_choice(self.boundary, "boundary", perturb.BOUNDARIES)
         _checks.check_int(self.skip_block, "skip_block", allow_none=True)

@@ -51,6 +51,8 @@ class Config(_settings.SkipConfig):
       skip_dtype: ``None`` (the chain's dtype) or a floating dtype name in which the
         skipping chain is evaluated (e.g. ``"float32"`` for float64 chains: the chain only
         tests ``f(Z_k) < f(X)``, and the found point is cast back).
+      directions: ``"sphere"`` (the paper) or ``"axes"`` (a random coordinate axis per
+        chain: a variant for separable landscapes, :func:`~.perturb.skipping_chain`).
       restart, local_steps, local: as in :class:`~.bh.Config`.
     """
 

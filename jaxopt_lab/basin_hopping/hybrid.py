@@ -42,8 +42,8 @@ class Config(_settings.SkipConfig):
 
     Attributes:
       dim: number of coordinates.
-      max_skips, radii, boundary, skip_block, skip_dtype: the skipping chain's, as in
-        :class:`~.bhs.Config` (``max_skips`` is the halting index ``K``).
+      max_skips, radii, boundary, skip_block, skip_dtype, directions: the skipping
+        chain's, as in :class:`~.bhs.Config` (``max_skips`` is the halting index ``K``).
       walk_periodic: wrap the random-walk proposal into the box (the hybrid notebooks do
         with periodic boundaries).
       restart, local_steps, local: as in :class:`~.bh.Config`.

@@ -10,7 +10,10 @@ Both act on one chain (``x[dim]``); the methods vmap them over chains.
   chi_d`` independent). Boundary: ``"periodic"`` wraps every point with
   ``l + mod(x - l, u - l)``; ``"first"`` wraps ``Z_1`` only and lets the later points leave
   the box (the authors' ``proposeoutsidebounds=True``); ``"none"`` wraps nothing. If no
-  point of the chain is in the strict sublevel set, ``Y = X``.
+  point of the chain is in the strict sublevel set, ``Y = X``. Directions: ``"sphere"``
+  (the paper: ``Phi`` uniform on the unit sphere) or ``"axes"`` (a coordinate axis drawn
+  uniformly, with a random sign; the radii keep their law): a variant that moves one
+  coordinate per chain, which only a separable landscape rewards (docs/methods/bhs.md).
 
 ``sigma`` is a standard deviation everywhere. The authors' code read the published BH
 sigma (Table 5.1's BH column) and the dimension script's sigma as a *variance*; pass
@@ -35,11 +38,12 @@ import numpy as np
 
 from jaxopt_lab import _checks
 
-__all__ = ["RADII", "BOUNDARIES", "wrap", "std_from_variance", "random_walk", "WalkResult",
-           "skipping_chain", "SkipResult"]
+__all__ = ["RADII", "BOUNDARIES", "DIRECTIONS", "wrap", "std_from_variance", "random_walk",
+           "WalkResult", "skipping_chain", "SkipResult"]
 
 RADII = ("equal", "iid")
 BOUNDARIES = ("periodic", "first", "none")
+DIRECTIONS = ("sphere", "axes")
 
 
 def wrap(x: jax.Array, lower: jax.Array, upper: jax.Array) -> jax.Array:
@@ -119,7 +123,8 @@ def skipping_chain(key: jax.Array, x: jax.Array, fx: jax.Array,
                    objective: Callable[[jax.Array], jax.Array], sigma: jax.Array,
                    lower: jax.Array, upper: jax.Array, *, max_skips: int,
                    radii: str = "equal", boundary: str = "periodic",
-                   block_size: int | None = None, active=True) -> SkipResult:
+                   block_size: int | None = None, active=True,
+                   directions: str = "sphere") -> SkipResult:
     """The skipping perturbation of Algorithm 2 for one chain.
 
     Args:
@@ -137,6 +142,8 @@ def skipping_chain(key: jax.Array, x: jax.Array, fx: jax.Array,
         first block with a hit (``None``: all ``K`` points in one block).
       active: ``[]`` bool; ``False`` evaluates nothing and returns ``y = x`` (a masked lane
         of a vmapped batch costs nothing when every lane is inactive).
+      directions: ``"sphere"`` (``Phi = W / |W|``) or ``"axes"`` (``Phi = +-e_j``, ``j``
+        uniform; ``R_1 = |W|`` as for the sphere).
 
     Returns:
       :class:`SkipResult`.
@@ -145,6 +152,7 @@ def skipping_chain(key: jax.Array, x: jax.Array, fx: jax.Array,
     _checks.check_int(block_size, "block_size", allow_none=True)
     _checks.check_choice(radii, "radii", RADII)
     _checks.check_choice(boundary, "boundary", BOUNDARIES)
+    _checks.check_choice(directions, "directions", DIRECTIONS)
     dim = x.shape[-1]
 
     def chain(running):
@@ -153,6 +161,11 @@ def skipping_chain(key: jax.Array, x: jax.Array, fx: jax.Array,
         w = sigma * jax.random.normal(key_w, (dim,), x.dtype)
         r1 = jnp.sqrt(jnp.sum(w * w))
         phi = w / jnp.where(r1 > 0, r1, 1.0)
+        if directions == "axes":
+            key_j, key_s = jax.random.split(jax.random.fold_in(key_w, 1))
+            sign = jnp.where(jax.random.bernoulli(key_s), 1.0, -1.0).astype(x.dtype)
+            phi = sign * jax.nn.one_hot(jax.random.randint(key_j, (), 0, dim), dim,
+                                        dtype=x.dtype)
         if radii == "equal":
             increments = jnp.full((max_skips,), r1, x.dtype)
         else:

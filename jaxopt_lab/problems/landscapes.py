@@ -39,8 +39,8 @@ import numpy as np
 from jaxopt_lab import _checks
 from jaxopt_lab.problems.problem import Problem
 
-__all__ = ["get", "names", "schwefel07", "styblinski_tang", "PAPER_READINGS", "READINGS",
-           "TABLE_5_1", "SCHWEFEL_CONST", "SCHWEFEL_XSTAR"]
+__all__ = ["get", "names", "schwefel07", "schwefel07_rotated", "styblinski_tang",
+           "PAPER_READINGS", "READINGS", "TABLE_5_1", "SCHWEFEL_CONST", "SCHWEFEL_XSTAR"]
 
 SCHWEFEL_CONST = 418.9828872724338
 SCHWEFEL_XSTAR = 420.9687463599821
@@ -241,6 +241,35 @@ def schwefel07(dim: int) -> Problem:
                    np.full(dim, 500.0), np.full((1, dim), SCHWEFEL_XSTAR), 0.0,
                    _bind(_schwefel, np),
                    "decreases outside the box (matters for non-periodic skipping)")
+
+
+def schwefel07_rotated(dim: int, key) -> Problem:
+    """Schwefel-07 turned about its minimiser: ``h(x* + R (x - x*))`` on ``[-500, 500]^dim``.
+
+    ``R [dim, dim]`` is a Haar-random rotation drawn from ``key`` (float64), so the
+    coordinates no longer separate; ``h`` is Schwefel-07 at the point clipped to its box
+    plus ``(y - clip(y))^2``, so that the rotated image of the box, which reaches outside
+    Schwefel's box, adds no point lower than ``f* = 0`` (Schwefel-07 decreases outside it):
+    ``x* = 420.97 (1, ..., 1)`` stays the unique global minimiser in the box.
+    """
+    _checks.check_int(dim, "dim")
+    # Sign-fixed QR (float64, NumPy) of a Gaussian matrix drawn from the key: Haar, and the
+    # same rotation whether or not JAX's float64 is on.
+    gauss = np.asarray(jax.random.normal(key, (int(dim), int(dim)), jnp.float32), np.float64)
+    q, r = np.linalg.qr(gauss)
+    rotation = q * np.where(np.diag(r) < 0, -1.0, 1.0)[None, :]
+    x_star = np.full(dim, SCHWEFEL_XSTAR)
+
+    def formula(x, xp):
+        x = xp.asarray(x)
+        r, c = xp.asarray(rotation, x.dtype), xp.asarray(x_star, x.dtype)
+        y = c + (x - c) @ r.T
+        inside = xp.clip(y, -500.0, 500.0)
+        return _schwefel(inside, xp) + xp.sum((y - inside) ** 2, axis=-1)
+
+    return Problem("Schwefel-07-rotated", _bind(formula, jnp), int(dim), np.full(dim, -500.0),
+                   np.full(dim, 500.0), x_star[None, :], 0.0, _bind(formula, np),
+                   "rotated about x*; penalised outside Schwefel's box")
 
 
 def styblinski_tang(dim: int) -> Problem:

@@ -76,6 +76,35 @@ def test_schwefel_one_dimensional_grid():
     assert one_d.min() >= -1e-9
 
 
+def test_rotated_schwefel_keeps_its_minimum_and_stops_separating():
+    dim = 6
+    rot = L.schwefel07_rotated(dim, jax.random.key(3))
+    plain = L.schwefel07(dim)
+    x_star = rot.x_star[0]
+    assert abs(rot.np_fn(x_star)) < 1e-9 and rot.f_star == 0.0
+    rng = np.random.default_rng(0)
+    u = rng.uniform(-500, 500, size=(3000, dim))
+    near = np.clip(x_star + rng.normal(scale=30.0, size=(3000, dim)), -500, 500)
+    values = np.array([rot.np_fn(x) for x in np.concatenate([u, near])])
+    assert values.min() > 0  # nothing in the box beats x*, not even near the box's edge
+    np.testing.assert_allclose(np.asarray(jax.vmap(rot.fn)(jnp.asarray(u[:50], jnp.float32))),
+                               values[:50], rtol=1e-4, atol=0.05)
+    # the same key gives the same landscape, another key another one
+    again = L.schwefel07_rotated(dim, jax.random.key(3))
+    other = L.schwefel07_rotated(dim, jax.random.key(4))
+    assert again.np_fn(u[0]) == rot.np_fn(u[0]) and other.np_fn(u[0]) != rot.np_fn(u[0])
+
+    # separability: changing coordinate 0 changes f by an amount independent of coordinate
+    # 1 for Schwefel-07, not for its rotation (a mixed second difference)
+    def mixed(f, a):
+        e0, e1 = np.eye(dim)[0] * 37.0, np.eye(dim)[1] * 53.0
+        return f(a + e0 + e1) - f(a + e0) - f(a + e1) + f(a)
+
+    a = rng.uniform(-300, 300, size=(20, dim))
+    assert max(abs(mixed(plain.np_fn, p)) for p in a) < 1e-9
+    assert max(abs(mixed(rot.np_fn, p)) for p in a) > 10.0
+
+
 def test_styblinski_any_dimension():
     ls = L.styblinski_tang(5)
     assert abs(ls.np_fn(ls.x_star[0]) - ls.f_star) < 1e-9

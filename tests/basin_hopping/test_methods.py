@@ -195,6 +195,28 @@ def test_bhs_finds_schwefel_global_minimum(local_steps):
 
 
 @pytest.mark.slow
+def test_axis_directions_pay_off_only_where_the_landscape_separates():
+    # one run per chain (restart=False), the paper's Fig. 3.4 settings at d = 6
+    def found(problem, directions):
+        config = bhs.Config(dim=6, max_skips=200, radii="iid", boundary="first",
+                            restart=False, skip_block=50, directions=directions)
+        method = bhs.make(problem.fn, config)
+        params = bhs.params(problem.lower, problem.upper, sigma=float(np.sqrt(20.0)),
+                            temperature=0.0)
+        x0 = _uniform(jax.random.key(0), problem.lower, problem.upper, 48)
+        final = _until_finished(method, jax.random.key(1), x0, params, max_steps=400)
+        assert bool(jnp.all(final.finished))
+        return int(np.sum(np.asarray(final.run_best_f) <= 1e-4))
+
+    plain = landscapes.schwefel07(6)
+    rotated = landscapes.schwefel07_rotated(6, jax.random.key(7))
+    axes_plain, sphere_plain = found(plain, "axes"), found(plain, "sphere")
+    assert axes_plain >= 40 and axes_plain >= 2 * sphere_plain  # separable: the axes win
+    # rotated: the axes' edge is gone (they do no better than the sphere)
+    assert found(rotated, "axes") <= max(found(rotated, "sphere"), 3)
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("local_steps", [None, 2])
 def test_nonfinite_objective_is_counted_and_never_accepted(local_steps):
     def holey(x):

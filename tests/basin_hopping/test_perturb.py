@@ -238,3 +238,38 @@ def test_bad_choices():
         _chain(jax.random.key(0), k=0)
     with pytest.raises(ValueError, match="variance must be finite and > 0"):
         perturb.std_from_variance(0.0)
+
+
+@functools.partial(jax.jit, static_argnums=(1, 3, 4))
+def _axes_chain(key, directions, x, k=6, boundary="none"):
+    lo, hi = -10.0 * jnp.ones_like(x), 10.0 * jnp.ones_like(x)
+    return perturb.skipping_chain(key, x, jnp.float32(-1.0), _never, jnp.float32(1.5), lo, hi,
+                                  max_skips=k, radii="equal", boundary=boundary,
+                                  directions=directions)
+
+
+def test_axes_directions_move_one_coordinate_with_the_sphere_radius():
+    x = jnp.asarray([0.5, -1.0, 2.0, 0.0, 3.0])
+    axes, signs = [], []
+    for seed in range(200):
+        key = jax.random.key(seed)
+        res = _axes_chain(key, "axes", x)
+        moved = np.asarray(res.points, np.float64) - np.asarray(x, np.float64)
+        nonzero = np.abs(moved) > 0
+        assert np.all(nonzero.sum(axis=1) == 1)  # one coordinate per point, the same one
+        assert len(set(np.argmax(nonzero, axis=1))) == 1
+        j = int(np.argmax(nonzero[0]))
+        axes.append(j)
+        signs.append(np.sign(moved[0, j]))
+        # the radius law is the sphere's: the same key gives the same R_1
+        assert float(res.first_radius) == float(_axes_chain(key, "sphere", x).first_radius)
+        np.testing.assert_allclose(np.abs(moved[:, j]), float(res.first_radius)
+                                   * np.arange(1, 7), rtol=1e-5)
+    counts = np.bincount(axes, minlength=5)
+    assert counts.min() > 15 and counts.max() < 65  # uniform over 5 axes: 40 +- 6
+    assert 65 < np.sum(np.asarray(signs) > 0) < 135
+
+
+def test_axes_directions_are_rejected_unless_known():
+    with pytest.raises(ValueError, match="directions"):
+        _axes_chain(jax.random.key(0), "diagonal", jnp.zeros(3))
