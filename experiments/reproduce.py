@@ -166,7 +166,10 @@ def build_document(profile: str, sections: list[tuple], papers: dict | None = No
         + "). Each section names the command that made it, and the commit where it was "
         "recorded; results and "
         "run records (config.json, env.json, metrics.csv, summary.json) are under "
-        f"`results/<experiment>/{profile}/`, outside git. " + about,
+        f"`results/<experiment>/{profile}/`, outside git"
+        + ("" if profile == "quick" else
+           " but for the d = 2000 trials of `dgs_benchmarks` (several CPU-hours, kept so "
+           "that the run resumes on any machine)") + ". " + about,
         "",
         "| experiment | paper | status | wall time |",
         "|---|---|---|---|",
