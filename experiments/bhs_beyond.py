@@ -160,10 +160,12 @@ def _figure(ctx, results, scan):
                          if vv == v and lb == label)
             if pts:
                 ax.plot(*zip(*pts), style, color=f"C{i}", label=f"{v}, {label}")
-    ax.axvline(PAPER_LAST_D, color="grey", lw=0.8, ls=":")
-    ax.text(PAPER_LAST_D, ax.get_ylim()[1], " paper's last d", va="top", fontsize=8,
-            color="grey")
     ax.set_yscale("symlog", linthresh=0.01)
+    top = max([r["success_per_cpu_s"] for r in results.values()] + [1.0])
+    ax.set_ylim(0.0, 3.0 * top)
+    ax.axvline(PAPER_LAST_D, color="grey", lw=0.8, ls=":")
+    ax.text(PAPER_LAST_D, 2.0 * top, "paper's last d ", ha="right", va="top", fontsize=8,
+            color="grey")
     ax.set_xlabel("d")
     ax.set_ylabel("successes per CPU-s")
     ax.legend(fontsize=8)
