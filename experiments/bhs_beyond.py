@@ -178,8 +178,9 @@ EXPERIMENT = Experiment(
     name="bhs_beyond", paper="BH-S",
     title="Past Fig. 3.4: Schwefel-07 and its rotation to d = 20, five BH-S variants",
     order=56, run=run, add_arguments=add_arguments, quick_seeds=1, paper_seeds=1,
-    cpu_plan=CpuPlan(args=(), minutes=30.0,
-                     note="estimated: 48 cells of 20 CPU-s plus about 30 compilations"))
+    cpu_plan=CpuPlan(args=(), minutes=25.0,
+                     note="52 cells of 20 CPU-s plus 26 compilations of about 15 CPU-s; "
+                          "30 min of wall time on one core shared with another process"))
 
 if __name__ == "__main__":
     main(EXPERIMENT)
