@@ -196,24 +196,26 @@ def test_bhs_finds_schwefel_global_minimum(local_steps):
 
 @pytest.mark.slow
 def test_axis_directions_pay_off_only_where_the_landscape_separates():
-    # one run per chain (restart=False), the paper's Fig. 3.4 settings at d = 6
-    def found(problem, directions):
-        config = bhs.Config(dim=6, max_skips=200, radii="iid", boundary="first",
+    # one run per chain (restart=False), the paper's Fig. 3.4 settings (sigma^2 = 20, K = 200)
+    def found(problem, directions, num_runs):
+        config = bhs.Config(dim=problem.dim, max_skips=200, radii="iid", boundary="first",
                             restart=False, skip_block=50, directions=directions)
         method = bhs.make(problem.fn, config)
         params = bhs.params(problem.lower, problem.upper, sigma=float(np.sqrt(20.0)),
                             temperature=0.0)
-        x0 = _uniform(jax.random.key(0), problem.lower, problem.upper, 48)
+        x0 = _uniform(jax.random.key(0), problem.lower, problem.upper, num_runs)
         final = _until_finished(method, jax.random.key(1), x0, params, max_steps=400)
         assert bool(jnp.all(final.finished))
         return int(np.sum(np.asarray(final.run_best_f) <= 1e-4))
 
+    # separable (d = 6): the axes find x* in nearly every run, well above the sphere
     plain = landscapes.schwefel07(6)
-    rotated = landscapes.schwefel07_rotated(6, jax.random.key(7))
-    axes_plain, sphere_plain = found(plain, "axes"), found(plain, "sphere")
-    assert axes_plain >= 40 and axes_plain >= 2 * sphere_plain  # separable: the axes win
-    # rotated: the axes' edge is gone (they do no better than the sphere)
-    assert found(rotated, "axes") <= max(found(rotated, "sphere"), 3)
+    axes_plain, sphere_plain = found(plain, "axes", 48), found(plain, "sphere", 48)
+    assert axes_plain >= 40 and axes_plain >= 1.5 * sphere_plain
+    # rotated (d = 4, where the sphere still succeeds): the axes fall behind the sphere
+    rotated = landscapes.schwefel07_rotated(4, jax.random.key(7))
+    axes_rot, sphere_rot = found(rotated, "axes", 192), found(rotated, "sphere", 192)
+    assert sphere_rot >= 8 and axes_rot <= sphere_rot // 2
 
 
 @pytest.mark.slow
