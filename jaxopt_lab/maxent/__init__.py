@@ -9,6 +9,8 @@ multidimensional maximum entropy moment problem: a review on numerical methods.
     config = maxent.Config(dim=2, order=8)             # static options, validated
     sol = maxent.solve(moments, config)                # Solution(value, result, stats, state)
     sols = maxent.solve_batch(moments_bk, config)      # the same solve, vmapped over [B]
+    closure = maxent.Config(3, 4, rules=maxent.CLOSURE_RULES, method="newton", reorth="none")
+    higher = maxent.closure_moments(maxent.solve_batch(m_bk, closure), order=6)
     fitted = maxent.fit(samples, order=4)              # samples -> Density(solution)
     Result.names(sol.result), maxent.density(sol, x)
 
@@ -25,9 +27,12 @@ from jaxopt_lab.maxent.densities import density, log_density, moments_of_density
 from jaxopt_lab.maxent.multiindex import moments_from_samples, multi_indices, num_multi_indices
 from jaxopt_lab.maxent.api import (Density, State, fit, relative_entropy_solve, solve,
                                      solve_batch)
+from jaxopt_lab.maxent.closure import closure_moments
+from jaxopt_lab.maxent.config import CLOSURE_RULES
 
 __all__ = [
     "Config", "solve", "solve_batch", "fit", "relative_entropy_solve",
+    "CLOSURE_RULES", "closure_moments",
     "Solution", "Result", "State", "Density",
     "multi_indices", "num_multi_indices", "moments_from_samples", "moments_of_density",
     "density", "log_density", "top_form_max",

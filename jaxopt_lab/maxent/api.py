@@ -30,7 +30,7 @@ from jaxopt_lab.maxent import densities
 from jaxopt_lab.maxent import ladder
 from jaxopt_lab.maxent.config import Config
 from jaxopt_lab.maxent.multiindex import moments_from_samples
-from jaxopt_lab.maxent.precondition import backward_multipliers
+from jaxopt_lab.maxent.precondition import backward_multipliers, forward_multipliers
 from jaxopt_lab.maxent.prepare import Prepared, as_moments, prepare
 
 __all__ = ["State", "Density", "solve", "solve_batch", "relative_entropy_solve", "fit",
@@ -64,13 +64,16 @@ def float64():
         yield
 
 
-def solve(moments, config: Config) -> Solution:
+def solve(moments, config: Config, *, init=None) -> Solution:
     """Moment-constrained maximum entropy of the first kind (3.4a), Abramov's algorithm.
 
     Args:
       moments: ``[K]`` moments ``m_i`` in the graded order of
         :func:`jaxopt_lab.maxent.multi_indices`, ``m_0 = 1``.
       config: a :class:`jaxopt_lab.maxent.Config` (shape, quadrature, optimiser).
+      init: optional ``[K]`` multipliers (original frame, e.g. the ``value`` of an earlier
+        solve of nearby moments) to start from instead of the Gaussian; ignored (the
+        Gaussian start is used) if not finite or not integrable.
 
     Returns:
       ``Solution(value, result, stats, state)``: ``value`` ``[K]`` the multipliers lambda
@@ -90,11 +93,12 @@ def solve(moments, config: Config) -> Solution:
         or float64 is unavailable.
     """
     _checks.check_instance(config, Config, "config")
-    sol = _solve(as_moments(moments, config, batched=False), config, batched=False)
+    m = as_moments(moments, config, batched=False)
+    sol = _solve(m, config, batched=False, init=_as_init(init, config, 1))
     return jax.tree.map(lambda a: np.asarray(a[0]), sol)
 
 
-def solve_batch(moments, config: Config) -> Solution:
+def solve_batch(moments, config: Config, *, init=None) -> Solution:
     """Many problems of the same ``(dim, order)``: the same solve, vmapped over problems.
 
     Args:
@@ -102,6 +106,9 @@ def solve_batch(moments, config: Config) -> Solution:
       config: as :func:`solve` (``method="auto"`` means Newton here: the same work in
         every step, so no lane waits on another's branch). With ``quad_points=None`` each
         rung of the ladder re-solves only the problems that have not met ``moment_tol``.
+      init: optional warm start, ``[B, K]`` or ``[K]`` multipliers in the original frame
+        (e.g. ``value`` of the previous time step of a moment closure); rows that are not
+        finite or not integrable start from the Gaussian.
 
     Returns:
       A :class:`jaxopt_lab.core.Solution` whose arrays have a leading ``[B]`` axis. A bad
@@ -109,7 +116,22 @@ def solve_batch(moments, config: Config) -> Solution:
       own result code; the others are unaffected.
     """
     _checks.check_instance(config, Config, "config")
-    return _solve(as_moments(moments, config, batched=True), config, batched=True)
+    m = as_moments(moments, config, batched=True)
+    return _solve(m, config, batched=True, init=_as_init(init, config, m.shape[0]))
+
+
+def _as_init(init, config: Config, batch: int) -> np.ndarray | None:
+    """``init`` as ``[batch, K]`` float64 (NaN allowed: no warm start for that row)."""
+    if init is None:
+        return None
+    a = _checks.concrete(init)
+    num = config.num_moments
+    if a is None or a.shape not in ((num,), (batch, num)) or not np.issubdtype(a.dtype,
+                                                                             np.number):
+        raise ValueError(f"init must be numeric multipliers of shape [{num}] or "
+                         f"[{batch}, {num}] (original frame, graded order), got "
+                         f"{getattr(a, 'shape', type(init).__name__)}")
+    return np.broadcast_to(np.asarray(a, np.float64), (batch, num)).copy()
 
 
 def relative_entropy_solve(moments, config: Config, *, prior_multipliers=None,
@@ -193,16 +215,18 @@ def fit(samples, order: int, **options) -> Density:
     return Density(solve(moments_from_samples(x, order), config))
 
 
-def _solve(m, config: Config, batched: bool, log_prior: Callable | None = None) -> Solution:
-    """Prepares, solves and back-transforms the rows of ``m [B, K]``."""
+def _solve(m, config: Config, batched: bool, log_prior: Callable | None = None,
+           init: np.ndarray | None = None) -> Solution:
+    """Prepares, solves and back-transforms the rows of ``m [B, K]`` (warm start ``init``)."""
     with float64():
         prep = prepare(m, config)
+        start = None if init is None else forward_multipliers(prep.pre, init)
         if log_prior is not None:
             probe = log_prior(jnp.asarray(prep.problem.mean[0]))
             if jnp.shape(probe) != () or not np.isfinite(float(probe)):
                 raise ValueError("prior_log_density must return a finite scalar at the mean")
         todo = prep.result == int(Result.converged)
-        out = ladder.run(config, prep.problem, todo, batched, log_prior)
+        out = ladder.run(config, prep.problem, todo, batched, log_prior, start)
     return _solution(prep, out, todo, sign=1.0 if log_prior is not None else -1.0)
 
 

@@ -54,7 +54,8 @@ import math
 
 from jaxopt_lab import _checks
 
-__all__ = ["Config", "AUTO_RULES", "FIRST_RUNG_STEPS", "FALLBACK_SIGMA", "METHODS", "ladder",
+__all__ = ["Config", "AUTO_RULES", "CLOSURE_RULES", "COARSE_STEPS", "COARSE_TOL", "DTYPES",
+           "rung_dtypes", "FIRST_RUNG_STEPS", "FALLBACK_SIGMA", "METHODS", "ladder",
            "attempts", "PAD_POINTS", "PAD_RATIO", "padded_sizes"]
 
 #: ``"auto"``: BFGS with a Newton fallback for one problem, Newton for a batch.
@@ -74,6 +75,19 @@ AUTO_RULES = {
     4: ((10, 1.0), (16, 0.55), (24, None), (32, None), (40, None), (48, None)),
     5: ((8, 1.0), (12, 0.6), (16, None), (20, None), (24, None), (28, None), (32, None)),
 }
+#: Precisions a rung of ``Config.rules`` may name.
+DTYPES = ("float64", "float32")
+#: Gradient tolerance of a float32 rung (float32 cannot resolve the float64 default; 1e-4
+#: was reached in 6 Newton steps by every lane of the 3-D order-4 closure benchmark).
+COARSE_TOL = 1e-4
+#: A ladder for batches of 3-D order-4 closures from sample moments (measured in
+#: docs/benchmarks/maxent.md): a float32 rung on 16^3 nodes, then 32^3 nodes with sigma =
+#: 0.4, whose rule error on flat-topped (platykurtic) densities is below 5e-9, and for the
+#: few rows whose tails reach past that rule (closer to Gaussian), an adaptive 40^3 rung.
+#: Step cap of a float32 rung: a lane that float32 cannot bring to COARSE_TOL in this many
+#: steps hands its iterate on (rather than holding every lane of the batch for 1000 steps).
+COARSE_STEPS = 12
+CLOSURE_RULES = ((16, 0.45, "float32"), (32, 0.4), (40, None))
 #: Step cap of the ladder's first (sigma = 1) rung, which only has to catch near-Gaussian
 #: cases.
 FIRST_RUNG_STEPS = 60
@@ -110,13 +124,29 @@ class Config:
       kappa_max: reorthonormalise when ``kappa_inf`` of the BFGS pseudo-Hessian exceeds it
         (7.6); > 1.
       max_steps: cap on BFGS/Newton steps per rung of the ladder (>= 1).
-      reorth: ``"cholesky"`` (weighted QR through the Gram matrix) or ``"mgs"`` (the
-        review's modified Gram-Schmidt, section 6).
+      reorth: ``"cholesky"`` (weighted QR through the Gram matrix), ``"mgs"`` (the
+        review's modified Gram-Schmidt, section 6) or, with ``method="newton"`` only,
+        ``"none"``: keep each rung's start basis and take the Newton step by two triangular
+        solves with the Cholesky factor of the Gram matrix in it (the same iterates up to
+        round-off, and cheaper per step in a batch: no ``[K, K]`` inverse factor).
       passes: 1, or 2 (re-orthogonalisation).
       chunk_size: quadrature points per block of the exponent grid (memory; at least one
         row of ``T^(N-1)`` points is used); None: ``tensor.DEFAULT_MAX_POINTS``.
       check_integrability: give ``not_integrable`` when the top-degree form of the answer
         is not negative on the unit sphere.
+      rules: the ladder's rungs ``((T, sigma), ...)`` in place of :data:`AUTO_RULES` (sigma
+        None = adaptive), climbed with warm starts as the automatic ladder is; needs
+        ``quad_points=None``. A rung may name its precision as a third entry,
+        ``(T, sigma, "float32")``: a coarse rung that only seeds the next one runs in
+        float32 (half the memory traffic and twice the SIMD width) and stops at
+        ``max(tol, COARSE_TOL)`` or after ``COARSE_STEPS`` steps; the last rung must be
+        float64. Explicit rules are not padded to shape classes. A batch of similar
+        problems (moment closures) is fastest on a coarse float32 rung that brings every
+        lane close and one accurate rung that polishes it in two Newton steps
+        (:data:`CLOSURE_RULES`, docs/methods/maxent.md).
+      check_ratio: the refined check rule has ``ceil(check_ratio T) + 1`` nodes per axis
+        (>= 1; 1.5 by default). The check costs as much as several solver steps in 3-D, so
+        a tight rule may afford a smaller ratio.
     """
 
     dim: int
@@ -132,6 +162,8 @@ class Config:
     passes: int = 1
     chunk_size: int | None = None
     check_integrability: bool = True
+    rules: tuple[tuple[int, float | None], ...] | None = None
+    check_ratio: float = 1.5
 
     def __post_init__(self):
         _checks.check_int(self.dim, "config.dim", minimum=1)
@@ -146,10 +178,22 @@ class Config:
         _checks.check_number(self.moment_tol, "config.moment_tol", positive=True)
         _checks.check_number(self.kappa_max, "config.kappa_max", lo=1.0, lo_open=True)
         _checks.check_int(self.max_steps, "config.max_steps", minimum=1)
-        _checks.check_choice(self.reorth, "config.reorth", ("cholesky", "mgs"))
+        _checks.check_choice(self.reorth, "config.reorth", ("cholesky", "mgs", "none"))
+        if self.reorth == "none" and self.method != "newton":
+            raise ValueError(f'config.reorth="none" needs method="newton" (BFGS relies on '
+                             f'rebuilding the basis), got method={self.method!r}')
         _checks.check_int(self.passes, "config.passes", minimum=1, maximum=2)
         _checks.check_int(self.chunk_size, "config.chunk_size", minimum=1, allow_none=True)
         _checks.check_bool(self.check_integrability, "config.check_integrability")
+        _checks.check_number(self.check_ratio, "config.check_ratio", lo=1.0)
+        if self.rules is not None:
+            object.__setattr__(self, "rules", _check_rules(self.rules))
+            if self.sigma is not None:
+                raise ValueError("config.sigma must be None when config.rules is given: each "
+                                 "rung of rules carries its own sigma")
+            if self.quad_points is not None:
+                raise ValueError("config.rules and config.quad_points exclude each other: "
+                                 "rules is a ladder, quad_points a single fixed rule")
 
     @property
     def num_moments(self) -> int:
@@ -157,10 +201,44 @@ class Config:
         return math.comb(self.order + self.dim, self.dim)
 
 
+def _check_rules(rules) -> tuple[tuple, ...]:
+    """``rules`` as a tuple of ``(T, sigma)`` / ``(T, sigma, dtype)`` rungs, or ValueError."""
+    try:
+        rungs = tuple(tuple(r) for r in rules)
+    except TypeError:
+        rungs = None
+    if not rungs or any(len(r) not in (2, 3) for r in rungs):
+        raise ValueError(f"config.rules must be a non-empty sequence of (quad_points, sigma) "
+                         f"or (quad_points, sigma, dtype) rungs, got {rules!r}")
+    out = []
+    for k, rung in enumerate(rungs):
+        t, s = rung[:2]
+        _checks.check_int(t, f"config.rules[{k}][0] (quad_points)", minimum=2)
+        _checks.check_number(s, f"config.rules[{k}][1] (sigma)", positive=True, allow_none=True)
+        rung = (int(t), None if s is None else float(s))
+        if len(rungs[k]) == 3:
+            _checks.check_choice(rungs[k][2], f"config.rules[{k}][2] (dtype)", DTYPES)
+            rung = rung + (rungs[k][2],)
+        out.append(rung)
+    if len(out[-1]) == 3 and out[-1][2] != "float64":
+        raise ValueError(f"config.rules: the last rung must be float64 (float32 cannot meet "
+                         f"moment_tol; it only seeds a later rung), got {out[-1]!r}")
+    return tuple(out)
+
+
+def rung_dtypes(config: Config) -> tuple[str, ...]:
+    """The precision of each rung of :func:`ladder` (float64 unless ``rules`` names one)."""
+    if config.rules is None:
+        return ("float64",) * len(ladder(config))
+    return tuple(r[2] if len(r) == 3 else "float64" for r in config.rules)
+
+
 def ladder(config: Config) -> tuple[tuple[int, float | None], ...]:
     """The rules ``(T, sigma)`` a solve tries in turn (one rule for a fixed ``quad_points``)."""
     if config.quad_points is not None:
         return ((config.quad_points, 1.0 if config.sigma is None else float(config.sigma)),)
+    if config.rules is not None:
+        return tuple(r[:2] for r in config.rules)
     rules = AUTO_RULES.get(config.dim, AUTO_RULES[max(AUTO_RULES)])
     # At least M + 1 nodes (exactness for a Gaussian target, section 8).
     rules = tuple((max(t, config.order + 1), s) for t, s in rules)

@@ -37,6 +37,7 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+from jax.scipy.linalg import solve_triangular
 
 from jaxopt_lab.core import Result
 from jaxopt_lab.maxent.basis import _gram_index, cholesky_orthonormalise, mgs_gram
@@ -49,6 +50,13 @@ CONVERGED, MAX_STEPS, NONFINITE, LINE_SEARCH_FAILED = (
     int(Result.line_search_failed))
 MAX_LINE_SEARCH = 40
 ARMIJO_C1 = 1e-4
+
+
+def _slack(dtype) -> float:
+    """Relative round-off slack of the Armijo test: 1e-14 in float64 (about 45 ulp), the
+    same number of ulp in float32 (a float32 rung that met round-off otherwise halved its
+    step 40 times per iteration)."""
+    return 1e-14 * float(jnp.finfo(dtype).eps / jnp.finfo(jnp.float64).eps)
 
 
 class CoreResult(NamedTuple):
@@ -89,14 +97,21 @@ class _State(NamedTuple):
     code: jax.Array
 
 
-def moments_fn(dim, order, out_order, log_prior, chunk):
-    """``moments(lam, nodes, weights, prior_args) -> [C(out_order + N, N)]`` (tensor pass)."""
+def moments_fn(dim, order, out_order, log_prior, chunk, batch_rule: bool = True):
+    """``moments(lam, nodes, weights, prior_args) -> [C(out_order + N, N)]`` (tensor pass).
+
+    ``batch_rule=False``: vmap the one-problem pass rather than use the pass's own batching
+    rule (the BFGS core: JAX cannot batch a ``custom_vmap`` inside the ``lax.cond`` of a
+    vmapped ``while_loop``).
+    """
     max_points = chunk or DEFAULT_MAX_POINTS
 
     def moments(lam, nodes, weights, prior_args, extra=None):
         tpass = make_pass(dim, order, out_order, nodes.shape[0], max_points)
         if extra is None and log_prior is not None:
             extra = prior_grid(log_prior, nodes, dim, prior_args)
+        if not batch_rule:
+            return tpass.one_problem(lam, nodes, weights, extra)
         return tpass(lam, nodes, weights, extra)
 
     return moments
@@ -133,6 +148,33 @@ def _orthonormaliser(reorth, passes):
             else functools.partial(mgs_gram, passes=passes))
 
 
+def _rebuilt_basis_step(orth):
+    """Newton's step with the basis rebuilt at the iterate: ``H = I``, so the step is
+    ``-C grad`` with ``grad = C^T (mu - m)`` in the new basis ``C``."""
+    def step(gram, coeffs, residual):
+        coeffs = orth(gram, coeffs)
+        grad = coeffs.T @ residual
+        return coeffs, grad, -(coeffs @ grad)  # -G^{-1} (mu - m): the Newton step (5.4)
+
+    return step
+
+
+def _fixed_basis_step(gram, coeffs, residual):
+    """The same Newton step without rebuilding the basis (``reorth="none"``).
+
+    With ``C^T G C = L L^T`` the rebuilt basis would be ``C L^{-T}``, so its gradient is
+    ``L^{-1} C^T (mu - m)`` and the step ``-C L^{-T} grad``: two triangular solves with a
+    vector instead of forming ``L^{-1}``, and ``C`` is kept. Equal to the rebuilt-basis step
+    up to round-off while ``C^T G C`` stays well conditioned (the start basis of a rung
+    close to its answer).
+    """
+    h = coeffs.T @ gram @ coeffs
+    chol = jnp.linalg.cholesky(0.5 * (h + h.T))
+    grad = solve_triangular(chol, coeffs.T @ residual, lower=True)
+    step = -(coeffs @ solve_triangular(chol, grad, lower=True, trans=1))
+    return coeffs, grad, step
+
+
 class _NewtonState(NamedTuple):
     lam: jax.Array
     coeffs: jax.Array
@@ -156,11 +198,13 @@ def _build_newton(dim, order, reorth, passes, chunk_size, log_prior):
     """
     gidx = jnp.asarray(_gram_index(dim, order))
     mom_2m = moments_fn(dim, order, 2 * order, log_prior, chunk_size)
-    orth = _orthonormaliser(reorth, passes)
+    rebuilds = reorth != "none"
+    newton_step = (_fixed_basis_step if reorth == "none"
+                   else _rebuilt_basis_step(_orthonormaliser(reorth, passes)))
 
     def core(target, lam0, coeffs0, nodes, weights, tol, kappa_max, prior_args=None,
              max_steps=1000, max_reorth=500):
-        del kappa_max, max_reorth  # every iterate is reorthonormalised
+        del kappa_max, max_reorth  # every iterate is reorthonormalised (or none is)
         num = target.shape[0]
         extra = (prior_grid(log_prior, nodes, dim, prior_args) if log_prior is not None
                  else None)
@@ -170,17 +214,15 @@ def _build_newton(dim, order, reorth, passes, chunk_size, log_prior):
 
         def body(s):
             active = ~s.done
-            coeffs = orth(s.mu2[gidx], s.coeffs)
-            grad = coeffs.T @ (s.mu2[:num] - target)
+            coeffs, grad, step_lam = newton_step(s.mu2[gidx], s.coeffs, s.mu2[:num] - target)
             value = s.mu2[0] - s.lam @ target
             finite = (jnp.all(jnp.isfinite(coeffs)) & jnp.all(jnp.isfinite(grad))
                       & jnp.isfinite(value))
             conv = finite & (jnp.max(jnp.abs(grad)) < tol)
             capped = s.iterations >= max_steps
             search = active & finite & ~conv & ~capped
-            step_lam = -(coeffs @ grad)  # -G^{-1} (mu - m): the Newton step (5.4)
             slope = -(grad @ grad)
-            slack = 1e-14 * (1.0 + jnp.abs(value))
+            slack = _slack(target.dtype) * (1.0 + jnp.abs(value))
 
             def ls_cond(c):
                 k, accepted, _ = c
@@ -209,7 +251,7 @@ def _build_newton(dim, order, reorth, passes, chunk_size, log_prior):
                 mu2=jnp.where(take, mu_t, s.mu2),
                 grad=jnp.where(active & finite, grad, s.grad),
                 iterations=s.iterations + take.astype(jnp.int32),
-                num_reorth=s.num_reorth + active.astype(jnp.int32),
+                num_reorth=s.num_reorth + (active & rebuilds).astype(jnp.int32),
                 done=s.done | ~take,
                 code=jnp.where(active & ~take, code, s.code).astype(jnp.int32))
 
@@ -229,8 +271,8 @@ def _build_newton(dim, order, reorth, passes, chunk_size, log_prior):
 def _build_bfgs(dim, order, reorth, passes, chunk_size, log_prior):
     """BFGS with the inverse update (7.4) between reorthonormalisations (section 7)."""
     gidx = jnp.asarray(_gram_index(dim, order))
-    mom_m = moments_fn(dim, order, order, log_prior, chunk_size)
-    mom_2m = moments_fn(dim, order, 2 * order, log_prior, chunk_size)
+    mom_m = moments_fn(dim, order, order, log_prior, chunk_size, batch_rule=False)
+    mom_2m = moments_fn(dim, order, 2 * order, log_prior, chunk_size, batch_rule=False)
     orth = _orthonormaliser(reorth, passes)
 
     def core(target, lam0, coeffs0, nodes, weights, tol, kappa_max, prior_args=None,
@@ -268,7 +310,7 @@ def _build_bfgs(dim, order, reorth, passes, chunk_size, log_prior):
             slope = s.grad @ direction
             step_lam = s.coeffs @ direction
             descent = slope < 0
-            slack = 1e-14 * (1.0 + jnp.abs(s.value))
+            slack = _slack(target.dtype) * (1.0 + jnp.abs(s.value))
 
             def ls_cond(c):
                 k, accepted, _, _ = c

@@ -97,25 +97,26 @@ class RuleOutput(NamedTuple):
     integrable: jax.Array
 
 
-def check_points(num_points: int) -> int:
-    """Nodes per axis of the refined check rule: ``ceil(1.5 T) + 1``."""
-    return int(math.ceil(1.5 * num_points)) + 1
+def check_points(num_points: int, ratio: float = 1.5) -> int:
+    """Nodes per axis of the refined check rule: ``ceil(ratio T) + 1`` (``Config.check_ratio``)."""
+    return int(math.ceil(ratio * num_points)) + 1
 
 
-def rule(num_points: int, scale: float, sigma: float, size: int | None = None) -> Rule:
+def rule(num_points: int, scale: float, sigma: float, size: int | None = None,
+         check_ratio: float = 1.5) -> Rule:
     """The alpha-frame rule with ``num_points`` nodes per axis and its check rule (NumPy).
 
     ``size`` (>= ``num_points``): pad the rule to ``[size]`` and the check rule to
     ``[check_points(size)]`` with nodes at 0 of weight 0. They add exact zeros to every
     quadrature sum, so the answer is that of the unpadded rule up to round-off, and rules of
-    one size share a compiled solve.
+    one size share a compiled solve. ``check_ratio``: see :func:`check_points`.
     """
     nodes, weights = alpha_rule(num_points, scale, sigma)
-    check_nodes, check_weights = alpha_rule(check_points(num_points), scale, sigma)
+    check_nodes, check_weights = alpha_rule(check_points(num_points, check_ratio), scale, sigma)
     if size is not None and size > num_points:
         nodes, weights = _pad(nodes, size), _pad(weights, size)
-        check_nodes = _pad(check_nodes, check_points(size))
-        check_weights = _pad(check_weights, check_points(size))
+        check_nodes = _pad(check_nodes, check_points(size, check_ratio))
+        check_weights = _pad(check_weights, check_points(size, check_ratio))
     return Rule(nodes, weights, check_nodes, check_weights)
 
 

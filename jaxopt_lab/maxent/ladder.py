@@ -23,8 +23,10 @@ import numpy as np
 
 from jaxopt_lab.core import Result
 from jaxopt_lab.maxent import fixed_rule
-from jaxopt_lab.maxent.config import (FALLBACK_SIGMA, FIRST_RUNG_STEPS, Config, attempts, ladder,
-                                      padded_sizes)
+from jaxopt_lab.maxent.densities import integrability
+from jaxopt_lab.maxent.config import (COARSE_STEPS, COARSE_TOL, FALLBACK_SIGMA,
+                                      FIRST_RUNG_STEPS, Config, attempts, ladder,
+                                      padded_sizes, rung_dtypes)
 from jaxopt_lab.maxent.fixed_rule import Problem, RuleOutput
 from jaxopt_lab.maxent.precondition import alpha
 from jaxopt_lab.maxent.rules import adaptive_sigma
@@ -58,7 +60,7 @@ class Outcome(NamedTuple):
 
 
 def run(config: Config, problem: Problem, todo: np.ndarray, batched: bool,
-        log_prior: Callable | None = None) -> Outcome:
+        log_prior: Callable | None = None, start: np.ndarray | None = None) -> Outcome:
     """Solves the rows ``todo [B]`` of ``problem`` (``[B, ...]``) on the ladder.
 
     Args:
@@ -67,15 +69,30 @@ def run(config: Config, problem: Problem, todo: np.ndarray, batched: bool,
       todo: ``[B]`` bool, the rows to solve (the others keep default fields).
       batched: vmap the rows of each rung (else solve them one at a time).
       log_prior: ``log Pi(x[dim])`` of a relative-entropy problem, else None.
+      start: ``[B, K]`` alpha-frame multipliers to start the first rung from (a warm
+        start); rows that are not finite, or whose density is not integrable, start from
+        the Gaussian. None: every row starts from the Gaussian.
     """
     out = None
+    if start is not None:
+        start = _usable_start(start, config)
     for method in attempts(config, batched):
         redo = todo if out is None else todo & ~_met(out, config.moment_tol)
         if not np.any(redo):
             break
-        new = _climb(config, method, problem, redo, batched, log_prior)
+        new = _climb(config, method, problem, redo, batched, log_prior, start)
         out = new if out is None else _better(out, new, redo, config.moment_tol)
     return _default(config, todo.shape[0]) if out is None else out
+
+
+def _usable_start(start: np.ndarray, config: Config) -> np.ndarray:
+    """``start`` with unusable rows (not finite, not integrable) set to NaN."""
+    start = np.array(start, np.float64)
+    finite = np.all(np.isfinite(start), axis=-1)
+    safe = np.where(finite[:, None], start, fixed_rule.gaussian_start(config.dim, config.order))
+    ok = finite & np.asarray(integrability(safe, config.dim, config.order)[0])
+    start[~ok] = np.nan
+    return start
 
 
 def _met(out, moment_tol) -> np.ndarray:
@@ -126,16 +143,36 @@ def _pick_sigma(sigma, lam, dim, order, num_points, scale, informed):
     return max(adaptive_sigma(row, dim, order, num_points, scale) for row in lam)
 
 
-def _solve_rows(fn, batched, problem, rule, lam0, basis0, limits) -> RuleOutput:
-    """The fixed-rule solve of every row: vmapped, or one row at a time."""
+def padded_rows(num: int, batch: int) -> int:
+    """Rows a vmapped rung solves for ``num`` of a ``batch``: the next power of two, at most
+    ``batch``. The rows left for a later rung vary from call to call; padding them to a few
+    sizes bounds the compiled programs (a new size compiles again, 3-4 s for 3-D order 4)."""
+    return min(batch, 1 << max(0, num - 1).bit_length())
+
+
+def _solve_rows(fn, batched, problem, rule, lam0, basis0, limits, size=None) -> RuleOutput:
+    """The fixed-rule solve of every row: vmapped (padded to ``size`` rows by repeating the
+    first, whose copies are dropped), or one row at a time."""
     if batched:
-        return jax.tree.map(np.asarray, fn(problem, rule, lam0, basis0, limits))
+        num = lam0.shape[0]
+        if size is not None and size > num:
+            def pad(a):
+                return np.concatenate([a, np.repeat(a[:1], size - num, axis=0)])
+            problem, lam0 = jax.tree.map(pad, problem), pad(lam0)
+        out = fn(problem, rule, lam0, basis0, limits)
+        return jax.tree.map(lambda a: _float64(a)[:num], out)
     rows = [fn(jax.tree.map(lambda a: a[i], problem), rule, lam0[i], basis0, limits)
             for i in range(lam0.shape[0])]
-    return jax.tree.map(lambda *a: np.stack([np.asarray(v) for v in a]), *rows)
+    return jax.tree.map(lambda *a: _float64(np.stack([np.asarray(v) for v in a])), *rows)
 
 
-def _climb(config, method, problem, todo, batched, log_prior) -> Outcome:
+def _float64(a) -> np.ndarray:
+    """A rung's output on the host, floats widened to float64 (a float32 rung's answer)."""
+    a = np.asarray(a)
+    return a.astype(np.float64) if a.dtype == np.float32 else a
+
+
+def _climb(config, method, problem, todo, batched, log_prior, start=None) -> Outcome:
     dim, order = config.dim, config.order
     scale = alpha(order)
     fn = fixed_rule.compiled(fixed_rule.solver(config, method, log_prior), batched)
@@ -144,20 +181,32 @@ def _climb(config, method, problem, todo, batched, log_prior) -> Outcome:
     basis0 = out["basis"][0].copy()
     lam = out["multipliers"].copy()
     informed = np.zeros(todo.shape, bool)  # lam holds a usable previous answer
+    if start is not None:
+        informed = np.all(np.isfinite(start), axis=-1)
+        lam[informed] = start[informed]
     todo = todo.copy()
     rules = ladder(config)
-    sizes = padded_sizes(config) if PAD_RUNGS else tuple(t for t, _ in rules)
+    # Explicit rules are not padded: a padded rung pays for its class's largest grid.
+    pad = PAD_RUNGS and config.rules is None
+    sizes = padded_sizes(config) if pad else tuple(t for t, _ in rules)
+    dtypes = rung_dtypes(config)
     for rung, (t, sigma) in enumerate(rules):
         sel = np.flatnonzero(todo)
         if sel.size == 0:
             break
         sigma = _pick_sigma(sigma, lam[sel], dim, order, t, scale, np.all(informed[sel]))
         cap = config.max_steps
-        if config.quad_points is None and rung == 0 and len(rules) > 1:
+        if config.quad_points is None and config.rules is None and rung == 0 and len(rules) > 1:
             cap = min(cap, FIRST_RUNG_STEPS)
-        res = _solve_rows(fn, batched, jax.tree.map(lambda a: a[sel], problem),
-                          fixed_rule.rule(t, scale, sigma, sizes[rung]), lam[sel], basis0,
-                          fixed_rule.limits(config, method, cap))
+        lim = fixed_rule.limits(config, method, cap)
+        args = (jax.tree.map(lambda a: a[sel], problem),
+                fixed_rule.rule(t, scale, sigma, sizes[rung], config.check_ratio),
+                lam[sel], basis0)
+        if dtypes[rung] == "float32":  # a coarse rung: seeds the next one
+            lim = lim._replace(tol=max(lim.tol, COARSE_TOL),
+                               max_steps=min(lim.max_steps, COARSE_STEPS))
+            args = jax.tree.map(lambda a: np.asarray(a, np.float32), args)
+        res = _solve_rows(fn, batched, *args, lim, padded_rows(sel.size, todo.shape[0]))
         usable = np.all(np.isfinite(res.multipliers), axis=-1) & (
             (res.moment_error <= USABLE_MOMENT_ERROR) | _optimiser_converged(res.result))
         if rung + 1 < len(rules):  # only a later rung uses the warm start

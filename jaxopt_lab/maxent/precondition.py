@@ -29,6 +29,7 @@ import numpy as np
 from jaxopt_lab.maxent.multiindex import _index_table, _multi_indices
 
 __all__ = [
+    "forward_multipliers",
     "affine_matrix",
     "shift_matrix",
     "linear_matrix",
@@ -204,6 +205,14 @@ def precondition(moments, dim: int, order: int) -> Preconditioner:
 def forward_moments(pre: Preconditioner, moments) -> np.ndarray:
     """Original-frame moments ``[..., K]`` -> alpha-frame moments."""
     return np.einsum("...ij,...j->...i", pre.transform, np.asarray(moments, np.float64))
+
+
+def forward_multipliers(pre: Preconditioner, multipliers) -> np.ndarray:
+    """Original-frame multipliers ``[..., K]`` -> alpha-frame ones (inverse of
+    :func:`backward_multipliers`; used to warm-start a solve from an earlier answer)."""
+    lam = np.array(multipliers, np.float64)
+    lam[..., 0] -= pre.log_det
+    return np.linalg.solve(np.swapaxes(pre.transform, -1, -2), lam[..., None])[..., 0]
 
 
 def backward_multipliers(pre: Preconditioner, multipliers_alpha) -> np.ndarray:
