@@ -37,9 +37,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import benchlib  # noqa: E402
 
 #: The benchmarks in the order they run, with their time share in ``--quick`` (minutes on
-#: two idle cores; 14 in all). On a busy machine the summary's CPU seconds of a script,
+#: two idle cores; 15 in all). On a busy machine the summary's CPU seconds of a script,
 #: against twice its share, tell whether it keeps to it.
-BENCHMARKS = {"dgs": 4.0, "bhs": 5.0, "gradsearch": 2.0, "maxent": 2.0, "sweep": 1.0}
+BENCHMARKS = {"dgs": 4.0, "bhs": 5.0, "gradsearch": 2.0, "maxent": 2.0, "maxent_closure": 1.0,
+              "sweep": 1.0}
 
 
 class PageError(Exception):
@@ -153,7 +154,7 @@ def main(argv: list[str] | None = None, root: Path = benchlib.ROOT) -> int:
     """Run the selected benchmarks; returns the exit status (0: all succeeded)."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true",
-                    help="pass --quick to every script (about 14 min on two idle cores)")
+                    help="pass --quick to every script (about 15 min on two idle cores)")
     ap.add_argument("--only", type=parse_only, default=list(BENCHMARKS), metavar="NAMES",
                     help=f"comma-separated subset of {','.join(BENCHMARKS)}")
     ap.add_argument("--out", type=Path, default=Path("results/bench"), metavar="DIR",

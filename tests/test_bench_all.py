@@ -123,12 +123,13 @@ def test_only_rejects_unknown_names(tree, only, capsys):
         bench_all.main(["--only", only], root=tree)
     assert exc.value.code == 2
     err = capsys.readouterr().err
-    assert "--only" in err and "choose from dgs, bhs, gradsearch, maxent, sweep" in err
+    assert "--only" in err and "choose from dgs, bhs, gradsearch, maxent, maxent_closure, sweep" in err
 
 
 def test_only_keeps_run_order():
     assert bench_all.parse_only("sweep,dgs,sweep") == ["dgs", "sweep"]
-    assert list(bench_all.BENCHMARKS) == ["dgs", "bhs", "gradsearch", "maxent", "sweep"]
+    assert list(bench_all.BENCHMARKS) == ["dgs", "bhs", "gradsearch", "maxent",
+                                          "maxent_closure", "sweep"]
 
 
 # --- scripts/benchlib.py ---------------------------------------------------------------

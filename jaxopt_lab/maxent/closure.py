@@ -11,6 +11,7 @@ moment error was measured) and maps them to the original frame. The first half i
 
 from __future__ import annotations
 
+import functools
 import math
 
 import jax
@@ -61,13 +62,19 @@ def closure_moments(solution: Solution, order: int, *, check_ratio: float = 1.5)
         for t, s in sorted({(int(t), float(s)) for t, s in zip(points[ok], sigma[ok])}):
             rows = np.flatnonzero(ok & (points == t) & (sigma == s))
             nodes, weights = alpha_rule(check_points(t, check_ratio), scale, s)
-            tpass = tensor.make_pass(dim, solved_order, order, nodes.shape[0])
-            mu = jax.jit(jax.vmap(lambda m: tpass(m, nodes, weights)))(lam[rows])
-            out[rows] = np.asarray(mu)
+            batched = _batched_pass(dim, solved_order, order, nodes.shape[0])
+            out[rows] = np.asarray(batched(lam[rows], nodes, weights))
     inverse = np.linalg.inv(np.where(ok[:, None, None], matrix, np.eye(dim)))
     back = affine_matrix(dim, order, inverse, -np.einsum("bij,bj->bi", matrix, mean))
     out = np.einsum("bij,bj->bi", back, out)
     return out[0] if single else out
+
+
+@functools.lru_cache(maxsize=32)
+def _batched_pass(dim: int, order: int, out_order: int, num_points: int):
+    """``jit(vmap(pass))`` for one shape, compiled once per process (rule as arguments)."""
+    tpass = tensor.make_pass(dim, order, out_order, num_points)
+    return jax.jit(jax.vmap(tpass, in_axes=(0, None, None)))
 
 
 def _order_of(num_moments: int, dim: int) -> int:
