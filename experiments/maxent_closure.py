@@ -188,10 +188,10 @@ def _report(rows, prof, ctx) -> str:
               f"{float(np.max(rows['moment_error_max'])):.1e}"],
              ["moment error, first batch on the 2x denser rule (max)",
               f"{float(rows['dense_check_max'][0]):.1e}"],
-             ["Newton steps, both rungs (max over batches)", int(rows["iterations_max"].max())],
+             ["Newton steps, all rungs (max)", int(rows["iterations_max"].max())],
              ["throughput after compilation", f"**{rate:.0f} solves/s** "
               f"(target {TARGET_RATE:.0f}; batches of {prof['batch']})"],
-             ["first batch, with compilation", f"{solve_s[0]:.1f} s"],
+             ["first batch (compilation, unless cached on disk)", f"{solve_s[0]:.1f} s"],
              ["closure error, maxent: median / 95th pct",
               f"{np.median(maxent_err):.3f} / {np.quantile(maxent_err, 0.95):.3f}"],
              ["closure error, Gaussian closure: median / 95th pct",
