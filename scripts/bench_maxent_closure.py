@@ -35,6 +35,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from jaxopt_lab import maxent  # noqa: E402
 from jaxopt_lab.maxent import fixed_rule  # noqa: E402
+from jaxopt_lab.maxent.cases import mixed_uniform_samples  # noqa: E402
 from jaxopt_lab.maxent.precondition import forward_moments, precondition  # noqa: E402
 from jaxopt_lab.maxent.rules import alpha_rule  # noqa: E402
 from scripts import benchlib  # noqa: E402
@@ -46,12 +47,7 @@ PEER_RULE = (32, 0.4)
 
 def problems(batch: int, samples: int, seed: int = 0) -> np.ndarray:
     """``[batch, 35]`` sample moments of mixed uniform data (3-D, order 4)."""
-    rng = np.random.default_rng(seed)
-    out = []
-    for _ in range(batch):
-        x = rng.uniform(-1, 1, (samples, 3)) @ rng.normal(size=(3, 3)).T + rng.normal(size=3)
-        out.append(maxent.moments_from_samples(x, 4))
-    return np.stack(out)
+    return mixed_uniform_samples(batch, samples, seed)
 
 
 def closure_config() -> maxent.Config:

@@ -12,6 +12,9 @@ Each case is ``rho(x) = exp(sum_i lambda_i x^i)`` with lambda known exactly. Two
   Gauss-Legendre quadrature on a box (:func:`jaxopt_lab.maxent.moments_of_density`).
 
 No part of the solver's Gauss-Hermite path is used to make the reference moments.
+
+Besides these, :func:`mixed_uniform_samples` gives sample moments with no known answer:
+linearly mixed uniform data, the flat-topped problems of the closure benchmarks.
 """
 
 from __future__ import annotations
@@ -23,10 +26,10 @@ from typing import NamedTuple
 import numpy as np
 
 from jaxopt_lab.maxent.densities import moments_of_density
-from jaxopt_lab.maxent.multiindex import index_of, multi_indices
+from jaxopt_lab.maxent.multiindex import index_of, moments_from_samples, multi_indices
 from jaxopt_lab.maxent.precondition import affine_matrix
 
-__all__ = ["Case", "make_case", "CASES", "ENVELOPE", "BEYOND"]
+__all__ = ["Case", "make_case", "CASES", "ENVELOPE", "BEYOND", "mixed_uniform_samples"]
 
 
 class Case(NamedTuple):
@@ -194,3 +197,20 @@ def make_case(name: str) -> Case:
     if name not in CASES:
         raise ValueError(f"unknown case {name!r}; known: {sorted(CASES)}")
     return CASES[name]()
+
+
+def mixed_uniform_samples(batch: int, samples: int = 4000, seed: int = 0, dim: int = 3,
+                          order: int = 4) -> np.ndarray:
+    """``[batch, K]`` sample moments of ``x = A u + b``, ``u`` uniform on ``[-1, 1]^dim``.
+
+    One Gaussian ``A [dim, dim]`` and ``b [dim]`` per problem: flat-topped (platykurtic),
+    correlated densities, the hard case for a Gauss-Hermite rule. Their maxent answers are
+    not known; use them for throughput and for checks against a denser rule.
+    """
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(batch):
+        u = rng.uniform(-1, 1, (samples, dim))
+        a = rng.normal(size=(dim, dim))
+        out.append(moments_from_samples(u @ a.T + rng.normal(size=dim), order))
+    return np.stack(out)

@@ -11,21 +11,11 @@ import pytest
 from jaxopt_lab import maxent
 from jaxopt_lab.maxent import Config, Result, dual, ladder, tensor
 from jaxopt_lab.maxent.api import float64
-from jaxopt_lab.maxent.cases import rotated_product
+from jaxopt_lab.maxent.cases import mixed_uniform_samples, rotated_product
 from jaxopt_lab.maxent.config import rung_dtypes
 from jaxopt_lab.maxent.precondition import (backward_multipliers, forward_multipliers,
                                             precondition)
 from jaxopt_lab.maxent.rules import alpha_rule
-
-
-def _mixed_uniform(batch, n=3000, seed=0):
-    """Sample moments (order 4) of linearly mixed uniform data: flat-topped densities."""
-    rng = np.random.default_rng(seed)
-    out = []
-    for _ in range(batch):
-        x = rng.uniform(-1, 1, (n, 3)) @ rng.normal(size=(3, 3)).T + rng.normal(size=3)
-        out.append(maxent.moments_from_samples(x, 4))
-    return np.stack(out)
 
 
 def _two_d_rows():
@@ -95,7 +85,7 @@ def test_newton_without_basis_rebuild_gives_the_known_multipliers():
 
 
 def test_closure_ladder_on_flat_topped_sample_moments():
-    moments = _mixed_uniform(12)
+    moments = mixed_uniform_samples(12, 3000)
     closure = Config(3, 4, rules=maxent.CLOSURE_RULES, method="newton", reorth="none",
                      moment_tol=1e-8, check_ratio=1.15)
     sol = maxent.solve_batch(moments, closure)
