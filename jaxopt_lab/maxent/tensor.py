@@ -22,11 +22,11 @@ Batches: under ``jax.vmap`` over ``lam`` (``solve_batch``) a pass has its own ba
 rule (:func:`jax.custom_batching.custom_vmap`). Vmapping the one-problem pass would run
 each contraction over the whole batch at once: the exponent grid of every problem goes
 through memory three times (dot, exp, dot) with transposes between, and that traffic, not
-the arithmetic, set the cost (a 32^3 pass over 256 problems: 40-45 ms). The batched pass
+the arithmetic, set the cost (a 32^3 pass over 256 problems: 40-65 ms). The batched pass
 instead takes the problems ``lanes`` at a time (``lax.map``), so a chunk's grid stays in
 cache, forms the exponent in Horner form fused with the ``exp``, and orders the
 grid so that every contraction is over the first or last axis (no transposing copies):
-17 ms for the same pass on the development machine. Its sums run in another order, so a
+17-24 ms for the same pass on the development machine. Its sums run in another order, so a
 batched answer equals the one-problem answer up to round-off.
 
 The exponent is clipped at 600 before ``exp`` so that a wild line-search trial gives a huge
@@ -91,7 +91,8 @@ class TensorPass:
     Args:
       dim: N. order: M (degree of the exponent). out_order: P (degree of the moments).
       num_points: T, nodes per axis (static: it fixes the blocking).
-      max_points: points per block of the exponent grid.
+      max_points: points per block of the exponent grid (one problem).
+      batch_points: grid points per chunk of problems under ``vmap`` (:data:`BATCH_POINTS`).
     """
 
     def __init__(self, dim: int, order: int, out_order: int, num_points: int,
@@ -153,10 +154,9 @@ class TensorPass:
     def _lanes_moments(self, lam, nodes, vand, uand):
         """Moments ``[c, C(P + N, N)]`` of ``c`` problems ``lam [c, K]`` on one grid.
 
-        Layout ``[c, t_2, ..., t_N, t_1]``: the exponent's first-axis contraction is a sum of
-        ``M + 1`` broadcast products (fused with the ``exp``), the moment contractions take
-        ``t_1`` (last axis) and then ``t_2, ..., t_N`` (first axis after ``c``) in turn.
-        The exponent is evaluated in Horner form in ``z_1``.
+        Layout ``[c, t_2, ..., t_N, t_1]``: the exponent's first-axis contraction is Horner's
+        rule in ``z_1`` (fused with the ``exp``), the moment contractions take ``t_1`` (last
+        axis) and then ``t_2, ..., t_N`` (first axis after ``c``) in turn.
         """
         dim, width, t = self.dim, self.order + 1, self.num_points
         lam_dense = jnp.zeros((lam.shape[0], width**dim), lam.dtype).at[:, self.lam_pos].set(lam)
