@@ -46,17 +46,20 @@ import numpy as np
 from jaxopt_lab.maxent.multiindex import _multi_indices
 
 __all__ = ["dense_positions", "TensorPass", "make_pass", "grid_values", "num_moments", "EXP_CLIP",
-           "DEFAULT_MAX_POINTS"]
+           "DEFAULT_MAX_POINTS", "BATCH_POINTS", "ACCELERATOR_BATCH_POINTS"]
 
 EXP_CLIP = 600.0
 #: Points per block of the exponent grid (cache-sized: measured 3-4x faster than one block
 #: on a 40^4 grid on CPU; the minimum block is one row of T^(N-1) points).
 DEFAULT_MAX_POINTS = 1 << 16
-#: Grid points per chunk of problems in the batched pass (``lanes = BATCH_POINTS // T^N``;
-#: measured on a 32^3 grid: 16-64 problems per chunk, 0.5-2 M points, were within 20 % of
-#: each other and 2-2.6x faster than vmapping the one-problem pass). A problem whose grid
-#: is larger uses the vmapped one-problem pass, blocked by ``max_points``.
+#: Grid points per chunk of problems in the batched pass on a CPU (``lanes = BATCH_POINTS
+#: // T^N``; measured on a 32^3 grid: 16-64 problems per chunk, 0.5-2 M points, were within
+#: 20 % of each other and 2-2.6x faster than vmapping the one-problem pass). A problem whose
+#: grid is larger uses the vmapped one-problem pass, blocked by ``max_points``.
 BATCH_POINTS = 1 << 20
+#: The same on an accelerator, where a chunk must fill the device rather than a cache: about
+#: 256 MB of float64 per grid-sized array (not measured here; no accelerator was at hand).
+ACCELERATOR_BATCH_POINTS = 1 << 25
 
 
 @functools.lru_cache(maxsize=128)
@@ -92,11 +95,12 @@ class TensorPass:
       dim: N. order: M (degree of the exponent). out_order: P (degree of the moments).
       num_points: T, nodes per axis (static: it fixes the blocking).
       max_points: points per block of the exponent grid (one problem).
-      batch_points: grid points per chunk of problems under ``vmap`` (:data:`BATCH_POINTS`).
+      batch_points: grid points per chunk of problems under ``vmap``; None:
+        :data:`BATCH_POINTS` on a CPU, :data:`ACCELERATOR_BATCH_POINTS` otherwise.
     """
 
     def __init__(self, dim: int, order: int, out_order: int, num_points: int,
-                 max_points: int = DEFAULT_MAX_POINTS, batch_points: int = BATCH_POINTS):
+                 max_points: int = DEFAULT_MAX_POINTS, batch_points: int | None = None):
         self.dim, self.order, self.out_order = int(dim), int(order), int(out_order)
         self.num_points = int(num_points)
         self.block = _block_size(self.num_points, self.dim, int(max_points))
@@ -106,6 +110,9 @@ class TensorPass:
         self.lam_pos = _dense_positions(self.dim, self.order, self.order + 1)
         self.out_pos = _dense_positions(self.dim, self.out_order,
                                         self.out_order + 1)
+        if batch_points is None:
+            batch_points = (BATCH_POINTS if jax.default_backend() == "cpu"
+                            else ACCELERATOR_BATCH_POINTS)
         self.lanes = int(batch_points) // self.num_points**self.dim
         self._batchable = jax.custom_batching.custom_vmap(
             lambda lam, nodes, weights: self.one_problem(lam, nodes, weights))

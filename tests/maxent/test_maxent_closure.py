@@ -167,3 +167,10 @@ def test_padded_subsets_give_the_unpadded_answers():
     assert padded.multipliers.shape == (3, 15)
     np.testing.assert_allclose(backward_multipliers(prep.pre, padded.multipliers),
                                whole.value, rtol=1e-9, atol=1e-10)
+
+
+def test_chunk_of_problems_is_sized_for_the_backend(monkeypatch):
+    assert tensor.TensorPass(3, 4, 8, 32).lanes == tensor.BATCH_POINTS // 32**3
+    monkeypatch.setattr(jax, "default_backend", lambda: "gpu")
+    assert tensor.TensorPass(3, 4, 8, 32).lanes == tensor.ACCELERATOR_BATCH_POINTS // 32**3
+    assert tensor.TensorPass(3, 4, 8, 32, batch_points=64 * 32**3).lanes == 64
