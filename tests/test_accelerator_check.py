@@ -104,5 +104,8 @@ def test_tiny_run_writes_the_page_into_out_with_every_table(tmp_path):
     assert all(np.isfinite(c["best_f"]).all() for c in dgs)
     maxent = next(c for c in result["cells"] if c["slice"] == "maxent")
     assert maxent["problems"] == ac.TINY.maxent_problems and maxent["converged"] > 0.9
+    closure = next(c for c in result["cells"] if c["slice"] == "maxent_closure")
+    assert closure["problems"] == ac.TINY.closure_problems and closure["converged"] == 1.0
+    assert closure["max_moment_error"] <= 1e-8
     # the committed page is left alone
     assert (ROOT / "docs" / "benchmarks" / "accelerator.md").read_text() == committed
