@@ -518,9 +518,13 @@ def main(argv=None) -> dict:
         sections[name], cells = md, cells + slice_cells
         print(f"[{name}] {slice_times[name]:.1f} s", flush=True)
     argv_list = list(sys.argv if argv is None else ["scripts/accelerator_check.sh", *argv])
+    # Where the page and the JSON go is not part of the command that reproduces the figures
+    # (and an --out outside the repository is a machine path).
+    local = ("--json", "--out")
     command = "PYTHONPATH=. bash scripts/accelerator_check.sh " + " ".join(
         a for i, a in enumerate(argv_list[1:])
-        if a != "--json" and (i == 0 or argv_list[i] != "--json"))
+        if a not in local and not a.startswith(("--json=", "--out="))
+        and (i == 0 or argv_list[i] not in local))
     command = command.strip()
     markdown = tables_markdown(command, sections, slice_times, smoke, args.tiny)
     result = {"benchmark": "accelerator", "command": command,

@@ -97,6 +97,8 @@ def test_tiny_run_writes_the_page_into_out_with_every_table(tmp_path):
         assert "\n| " in after.split("###", 1)[0]  # a table under the title
     result = json.loads((tmp_path / "r.json").read_text())
     assert {"benchmark", "command", "date", "machine", "cells", "markdown"} <= set(result)
+    # where the page and the JSON went is not part of the command (no machine paths)
+    assert result["command"] == "PYTHONPATH=. bash scripts/accelerator_check.sh --tiny"
     assert {c["slice"] for c in result["cells"]} == set(ac.SLICES)
     dgs = [c for c in result["cells"] if c["slice"] == "dgs"]
     assert len(dgs) == len(ac.DGS_FUNCTIONS) * len(ac.DGS_METHODS)
