@@ -124,14 +124,11 @@ def _as_init(init, config: Config, batch: int) -> np.ndarray | None:
     """``init`` as ``[batch, K]`` float64 (NaN allowed: no warm start for that row)."""
     if init is None:
         return None
-    a = _checks.concrete(init)
-    num = config.num_moments
-    if a is None or a.shape not in ((num,), (batch, num)) or not np.issubdtype(a.dtype,
-                                                                             np.number):
-        raise ValueError(f"init must be numeric multipliers of shape [{num}] or "
-                         f"[{batch}, {num}] (original frame, graded order), got "
-                         f"{getattr(a, 'shape', type(init).__name__)}")
-    return np.broadcast_to(np.asarray(a, np.float64), (batch, num)).copy()
+    rows = as_moments(init, config, batched=np.ndim(init) == 2, name="init")
+    if rows.shape[0] not in (1, batch):
+        raise ValueError(f"init must have shape [{config.num_moments}] or "
+                         f"[{batch}, {config.num_moments}], got {np.shape(init)}")
+    return np.broadcast_to(rows, (batch, config.num_moments)).copy()
 
 
 def relative_entropy_solve(moments, config: Config, *, prior_multipliers=None,
