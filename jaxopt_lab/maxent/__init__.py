@@ -28,11 +28,11 @@ from jaxopt_lab.maxent.multiindex import moments_from_samples, multi_indices, nu
 from jaxopt_lab.maxent.api import (Density, State, fit, relative_entropy_solve, solve,
                                      solve_batch)
 from jaxopt_lab.maxent.closure import closure_moments
-from jaxopt_lab.maxent.config import CLOSURE_RULES
+from jaxopt_lab.maxent.config import BOX_RULES_2D, CLOSURE_RULES
 
 __all__ = [
     "Config", "solve", "solve_batch", "fit", "relative_entropy_solve",
-    "CLOSURE_RULES", "closure_moments",
+    "CLOSURE_RULES", "BOX_RULES_2D", "closure_moments",
     "Solution", "Result", "State", "Density",
     "multi_indices", "num_multi_indices", "moments_from_samples", "moments_of_density",
     "density", "log_density", "top_form_max",

@@ -86,7 +86,9 @@ def solve(moments, config: Config, *, init=None) -> Solution:
       the last orthonormal basis), ``moment_error`` (refined check rule, standardised
       frame), ``entropy`` (3.9a) ``-sum lambda_i m_i``, ``top_form_max`` (max over the unit
       sphere of the effective top-degree form, alpha frame: < 0 is integrable),
-      ``quad_points`` and ``sigma`` (the rule of the answer); ``state`` a :class:`State`.
+      ``quad_points``, ``sigma`` and ``box_radius`` (the rule of the answer: sigma of a
+      Gauss-Hermite rung, alpha-frame half-width of a box rung, NaN otherwise); ``state``
+      a :class:`State`.
 
     Raises:
       ValueError: ``config`` is not a Config, ``moments`` is not a numeric ``[K]`` array,
@@ -238,7 +240,8 @@ def _solution(prep: Prepared, out: ladder.Outcome, solved, sign: float) -> Solut
     stats = {"iterations": out.iterations, "reorthonormalisations": out.reorthonormalisations,
              "grad_norm": rows(out.grad_norm), "moment_error": rows(out.moment_error),
              "entropy": entropy, "top_form_max": rows(out.top_form_max),
-             "quad_points": out.quad_points, "sigma": rows(out.sigma)}
+             "quad_points": out.quad_points, "sigma": rows(out.sigma),
+             "box_radius": rows(out.box_radius)}
     state = State(lam_alpha, rows(out.basis), rows(prep.pre.mean), rows(prep.pre.matrix),
                   np.zeros_like(lam_alpha))
     result = np.where(solved, out.result, prep.result).astype(np.int32)

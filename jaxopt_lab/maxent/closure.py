@@ -4,9 +4,9 @@ A moment closure solves, in every cell of a field, the maxent problem of the cel
 of order ``<= M`` and reads off moments of higher order (the fluxes of the moment
 hierarchy) from the density. :func:`closure_moments` does the second half for a whole
 batch: it integrates ``x^j``, ``|j| <= P``, against each row's density on the check rule of
-the rung that solved it (``ceil(check_ratio T) + 1`` nodes, the rule on which the answer's
-moment error was measured) and maps them to the original frame. The first half is
-``maxent.solve_batch`` with :data:`jaxopt_lab.maxent.config.CLOSURE_RULES`.
+the rung that solved it (``ceil(check_ratio T) + 1`` nodes, or a box rung's check rule: the
+rule on which the answer's moment error was measured) and maps them to the original frame.
+The first half is ``maxent.solve_batch`` with :data:`jaxopt_lab.maxent.config.CLOSURE_RULES`.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from jaxopt_lab import _checks
 from jaxopt_lab.core import Solution
 from jaxopt_lab.maxent import tensor
 from jaxopt_lab.maxent.api import float64
-from jaxopt_lab.maxent.fixed_rule import check_points
+from jaxopt_lab.maxent.fixed_rule import box_rule, check_points
 from jaxopt_lab.maxent.precondition import affine_matrix, alpha
 from jaxopt_lab.maxent.rules import alpha_rule
 
@@ -55,13 +55,21 @@ def closure_moments(solution: Solution, order: int, *, check_ratio: float = 1.5)
     solved_order = _order_of(lam.shape[1], dim)
     points = np.atleast_1d(np.asarray(solution.stats["quad_points"])).astype(int)
     sigma = np.atleast_1d(np.asarray(solution.stats["sigma"], np.float64))
-    ok = np.all(np.isfinite(lam), axis=1) & (points > 0) & np.isfinite(sigma)
+    radius = np.atleast_1d(np.asarray(solution.stats.get("box_radius", np.nan), np.float64))
+    radius = np.broadcast_to(radius, sigma.shape)
+    # A Gauss-Hermite rung is named by its sigma, a box rung by its half-width.
+    rung = np.where(np.isfinite(sigma), sigma, -radius)
+    ok = np.all(np.isfinite(lam), axis=1) & (points > 0) & np.isfinite(rung)
     out = np.full((lam.shape[0], math.comb(order + dim, dim)), np.nan)
     scale = alpha(solved_order)
     with float64():
-        for t, s in sorted({(int(t), float(s)) for t, s in zip(points[ok], sigma[ok])}):
-            rows = np.flatnonzero(ok & (points == t) & (sigma == s))
-            nodes, weights = alpha_rule(check_points(t, check_ratio), scale, s)
+        for t, s in sorted({(int(t), float(s)) for t, s in zip(points[ok], rung[ok])}):
+            rows = np.flatnonzero(ok & (points == t) & (rung == s))
+            if s > 0:
+                nodes, weights = alpha_rule(check_points(t, check_ratio), scale, s)
+            else:
+                box = box_rule(t, -s, check_ratio)
+                nodes, weights = box.check_nodes, box.check_weights
             batched = _batched_pass(dim, solved_order, order, nodes.shape[0])
             out[rows] = np.asarray(batched(lam[rows], nodes, weights))
     inverse = np.linalg.inv(np.where(ok[:, None, None], matrix, np.eye(dim)))

@@ -77,6 +77,17 @@ AUTO_RULES = {
 }
 #: Precisions a rung of ``Config.rules`` may name.
 DTYPES = ("float64", "float32")
+#: What the third entry of a rung of ``Config.rules`` may name: a precision of the tensor
+#: Gauss-Hermite rule, or ``"box"``: a float64 composite Gauss-Legendre rule on the box that
+#: holds the previous rung's density (:func:`jaxopt_lab.maxent.fixed_rule.box_rule`).
+RUNG_KINDS = DTYPES + ("box",)
+#: Gauss-Legendre nodes per panel of a box rung (its T must be a multiple).
+BOX_PANEL_NODES = 8
+#: A ladder for 2-D order-8 estimates from sample moments (Fig. 10.1 of the review): the
+#: automatic 2-D ladder brings the answer close, then box rungs of 800 and 1600 nodes per
+#: axis resolve the sharp edges and thin ridges of its density (docs/methods/maxent.md).
+BOX_RULES_2D = ((20, 1.0), (40, 0.5), (64, None), (96, None), (128, None),
+                (800, None, "box"), (1600, None, "box"))
 #: Gradient tolerance of a float32 rung (float32 cannot resolve the float64 default; 1e-4
 #: was reached in 6 Newton steps by every lane of the 3-D order-4 closure benchmark).
 COARSE_TOL = 1e-4
@@ -144,6 +155,13 @@ class Config:
         problems (moment closures) is fastest on a coarse float32 rung that brings every
         lane close and one accurate rung that polishes it in two Newton steps
         (:data:`CLOSURE_RULES`, docs/methods/maxent.md).
+        A rung ``(T, None, "box")`` is a composite Gauss-Legendre rule of ``T / 8`` panels
+        of 8 nodes per axis on the box that holds the previous rung's density (its support
+        at ``exp(-40)`` of the peak, widened by :data:`jaxopt_lab.maxent.fixed_rule.BOX_MARGIN`):
+        densities with sharp edges or thin ridges, whose error on a Gauss-Hermite rule falls
+        only like ``1 / T``, converge spectrally once the panels resolve them
+        (:data:`BOX_RULES_2D`). A box rung whose answers need a box of another size is
+        placed again on theirs (:data:`jaxopt_lab.maxent.ladder.BOX_RESIZE`).
       check_ratio: the refined check rule has ``ceil(check_ratio T) + 1`` nodes per axis
         (>= 1; 1.5 by default). The check costs as much as several solver steps in 3-D, so
         a tight rule may afford a smaller ratio.
@@ -217,17 +235,23 @@ def _check_rules(rules) -> tuple[tuple, ...]:
         _checks.check_number(s, f"config.rules[{k}][1] (sigma)", positive=True, allow_none=True)
         rung = (int(t), None if s is None else float(s))
         if len(rungs[k]) == 3:
-            _checks.check_choice(rungs[k][2], f"config.rules[{k}][2] (dtype)", DTYPES)
-            rung = rung + (rungs[k][2],)
+            kind = rungs[k][2]
+            _checks.check_choice(kind, f"config.rules[{k}][2] (dtype or rule kind)", RUNG_KINDS)
+            if kind == "box" and (s is not None or int(t) % BOX_PANEL_NODES):
+                raise ValueError(f"config.rules[{k}]: a box rung is (T, None, 'box') with T a "
+                                 f"multiple of {BOX_PANEL_NODES} (the box is placed from the "
+                                 f"previous rung's answer, not by sigma), got {rungs[k]!r}")
+            rung = rung + (kind,)
         out.append(rung)
-    if len(out[-1]) == 3 and out[-1][2] != "float64":
+    if len(out[-1]) == 3 and out[-1][2] == "float32":
         raise ValueError(f"config.rules: the last rung must be float64 (float32 cannot meet "
                          f"moment_tol; it only seeds a later rung), got {out[-1]!r}")
     return tuple(out)
 
 
 def rung_dtypes(config: Config) -> tuple[str, ...]:
-    """The precision of each rung of :func:`ladder` (float64 unless ``rules`` names one)."""
+    """The kind of each rung of :func:`ladder`: ``"float64"`` unless ``rules`` names
+    ``"float32"`` or ``"box"`` (a float64 box rung)."""
     if config.rules is None:
         return ("float64",) * len(ladder(config))
     return tuple(r[2] if len(r) == 3 else "float64" for r in config.rules)

@@ -1,8 +1,9 @@
 """One maximum-entropy solve on one quadrature rule: a pure, jit- and vmap-able function.
 
-Given a preconditioned problem (alpha-frame moments, section 4), a tensor Gauss-Hermite rule
-(section 8) and a start, :func:`solver` runs the dual optimiser of
-:mod:`jaxopt_lab.maxent.dual` (BFGS or Newton), then checks the answer independently:
+Given a preconditioned problem (alpha-frame moments, section 4), a tensor rule (Gauss-Hermite,
+section 8, or composite Gauss-Legendre on a box, :func:`box_rule`) and a start,
+:func:`solver` runs the dual optimiser of :mod:`jaxopt_lab.maxent.dual` (BFGS or Newton), then
+checks the answer independently:
 
 * the moments of the answer are re-integrated with a refined rule (``ceil(1.5 T) + 1``
   nodes per axis, same contraction) and compared with the target in the standardised frame
@@ -26,16 +27,19 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxopt_lab import _checks
 from jaxopt_lab.core import Result
 from jaxopt_lab.maxent import dual
 from jaxopt_lab.maxent.basis import hermite_basis
-from jaxopt_lab.maxent.config import Config
+from jaxopt_lab.maxent.config import BOX_PANEL_NODES, Config
 from jaxopt_lab.maxent.densities import integrability
 from jaxopt_lab.maxent.multiindex import _index_table, _multi_indices
 from jaxopt_lab.maxent.precondition import alpha
-from jaxopt_lab.maxent.rules import alpha_rule
+from jaxopt_lab.maxent.rules import alpha_rule, support_radius
+from jaxopt_lab.quadrature import composite_gauss_legendre
 
-__all__ = ["Problem", "Rule", "Limits", "RuleOutput", "solver", "compiled", "rule",
+__all__ = ["Problem", "Rule", "Limits", "RuleOutput", "solver", "compiled", "rule", "box_rule",
+           "box_radius",
            "check_points", "limits", "gaussian_start", "start_basis", "moment_error"]
 
 
@@ -118,6 +122,42 @@ def rule(num_points: int, scale: float, sigma: float, size: int | None = None,
         check_nodes = _pad(check_nodes, check_points(size, check_ratio))
         check_weights = _pad(check_weights, check_points(size, check_ratio))
     return Rule(nodes, weights, check_nodes, check_weights)
+
+
+#: A box rung's half-width is the previous answer's support radius times this.
+BOX_MARGIN = 1.15
+#: The check rule of a box rung spans a box this much wider (it sees mass the solve box cut).
+CHECK_BOX_WIDEN = 1.2
+
+
+def box_radius(lam_alpha, dim: int, order: int) -> float:
+    """Half-width (alpha frame) of a box rung for the answers ``lam_alpha [n, K]``: the
+    widest support at ``exp(-40)`` of the peak (:func:`jaxopt_lab.maxent.rules.support_radius`,
+    scanned to 12 standardised units) times :data:`BOX_MARGIN`."""
+    scale = alpha(order)
+    rows = np.atleast_2d(np.asarray(lam_alpha, np.float64))
+    return BOX_MARGIN * max(support_radius(row, dim, order, r_max=12.0 / scale) for row in rows)
+
+
+def box_rule(num_points: int, radius: float, check_ratio: float = 1.5) -> Rule:
+    """A box rung's rule (NumPy): composite Gauss-Legendre per axis on ``[-radius, radius]``
+    (alpha frame), ``num_points / BOX_PANEL_NODES`` panels of :data:`BOX_PANEL_NODES` nodes.
+
+    Its check rule spans a box :data:`CHECK_BOX_WIDEN` wider with panels ``check_ratio``
+    times narrower: other nodes, and the mass that the solve box cuts off, so an answer that
+    only fits the box fails the check.
+    """
+    _checks.check_int(num_points, "quad_points", minimum=BOX_PANEL_NODES)
+    _checks.check_number(radius, "radius", positive=True)
+    if num_points % BOX_PANEL_NODES:
+        raise ValueError(f"quad_points of a box rule must be a multiple of {BOX_PANEL_NODES}, "
+                         f"got {num_points}")
+    panels = num_points // BOX_PANEL_NODES
+    solve = composite_gauss_legendre(panels, BOX_PANEL_NODES, -radius, radius)
+    wide = CHECK_BOX_WIDEN * radius
+    check = composite_gauss_legendre(int(math.ceil(check_ratio * CHECK_BOX_WIDEN * panels)) + 1,
+                                     BOX_PANEL_NODES, -wide, wide)
+    return Rule(solve.nodes, solve.weights, check.nodes, check.weights)
 
 
 def _pad(a: np.ndarray, size: int) -> np.ndarray:

@@ -36,6 +36,10 @@ __all__ = ["Outcome", "run"]
 #: A rung's answer warm-starts the next rung if it is finite, integrable and its moments are
 #: within this error (enough to place the nodes), or if it converged on its own rule.
 USABLE_MOMENT_ERROR = 0.3
+#: A box rung is placed again (warm-started) on the box of its answers when that box differs
+#: from its own by more than this factor, at most BOX_REPLACEMENTS times.
+BOX_RESIZE = 1.1
+BOX_REPLACEMENTS = 2
 #: Pad the rungs to the shape classes of :func:`jaxopt_lab.maxent.config.padded_sizes`
 #: (fewer programs to compile; answers equal up to round-off).
 PAD_RUNGS = True
@@ -44,7 +48,9 @@ PAD_RUNGS = True
 class Outcome(NamedTuple):
     """Per-row result of the ladder (``[B, ...]`` NumPy; alpha frame): the fields of
     :class:`jaxopt_lab.maxent.fixed_rule.RuleOutput` from each row's last rung (steps and
-    rebuilds summed over rungs and attempts), plus that rung's ``quad_points`` and ``sigma``."""
+    rebuilds summed over rungs and attempts), plus that rung's ``quad_points`` and ``sigma``
+    (NaN for a box rung) and the half-width ``box_radius`` of a box rung (alpha frame; NaN
+    for a Gauss-Hermite rung)."""
 
     multipliers: np.ndarray
     basis: np.ndarray
@@ -57,6 +63,7 @@ class Outcome(NamedTuple):
     integrable: np.ndarray
     quad_points: np.ndarray
     sigma: np.ndarray
+    box_radius: np.ndarray
 
 
 def run(config: Config, problem: Problem, todo: np.ndarray, batched: bool,
@@ -130,7 +137,8 @@ def _default(config: Config, batch: int) -> Outcome:
         iterations=np.zeros(batch, np.int64), reorthonormalisations=np.zeros(batch, np.int64),
         grad_norm=np.full(batch, np.nan), moment_error=np.full(batch, np.inf),
         top_form_max=np.full(batch, np.nan), integrable=np.zeros(batch, bool),
-        quad_points=np.zeros(batch, np.int64), sigma=np.ones(batch))
+        quad_points=np.zeros(batch, np.int64), sigma=np.ones(batch),
+        box_radius=np.full(batch, np.nan))
 
 
 def _pick_sigma(sigma, lam, dim, order, num_points, scale, informed):
@@ -190,18 +198,26 @@ def _climb(config, method, problem, todo, batched, log_prior, start=None) -> Out
     pad = PAD_RUNGS and config.rules is None
     sizes = padded_sizes(config) if pad else tuple(t for t, _ in rules)
     dtypes = rung_dtypes(config)
-    for rung, (t, sigma) in enumerate(rules):
+    queue, placed = list(range(len(rules))), [0] * len(rules)
+    while queue:
+        rung = queue.pop(0)
+        t, sigma = rules[rung]
         sel = np.flatnonzero(todo)
         if sel.size == 0:
             break
-        sigma = _pick_sigma(sigma, lam[sel], dim, order, t, scale, np.all(informed[sel]))
+        if dtypes[rung] != "box":
+            sigma = _pick_sigma(sigma, lam[sel], dim, order, t, scale, np.all(informed[sel]))
         cap = config.max_steps
         if config.quad_points is None and config.rules is None and rung == 0 and len(rules) > 1:
             cap = min(cap, FIRST_RUNG_STEPS)
         lim = fixed_rule.limits(config, method, cap)
-        args = (jax.tree.map(lambda a: a[sel], problem),
-                fixed_rule.rule(t, scale, sigma, sizes[rung], config.check_ratio),
-                lam[sel], basis0)
+        radius = np.nan
+        if dtypes[rung] == "box":  # the box around the widest previous answer
+            sigma, radius = np.nan, fixed_rule.box_radius(lam[sel], dim, order)
+            rule = fixed_rule.box_rule(t, radius, config.check_ratio)
+        else:
+            rule = fixed_rule.rule(t, scale, sigma, sizes[rung], config.check_ratio)
+        args = (jax.tree.map(lambda a: a[sel], problem), rule, lam[sel], basis0)
         if dtypes[rung] == "float32":  # a coarse rung: seeds the next one
             lim = lim._replace(tol=max(lim.tol, COARSE_TOL),
                                max_steps=min(lim.max_steps, COARSE_STEPS))
@@ -209,8 +225,7 @@ def _climb(config, method, problem, todo, batched, log_prior, start=None) -> Out
         res = _solve_rows(fn, batched, *args, lim, padded_rows(sel.size, todo.shape[0]))
         usable = np.all(np.isfinite(res.multipliers), axis=-1) & (
             (res.moment_error <= USABLE_MOMENT_ERROR) | _optimiser_converged(res.result))
-        if rung + 1 < len(rules):  # only a later rung uses the warm start
-            usable &= res.integrable
+        usable &= res.integrable  # a warm start for a later rung (or a box re-placement)
         # Otherwise that problem restarts from the Gaussian.
         lam[sel] = np.where(usable[:, None], res.multipliers, initial)
         informed[sel] = usable
@@ -220,5 +235,21 @@ def _climb(config, method, problem, todo, batched, log_prior, start=None) -> Out
             else:
                 out[name][sel] = value
         out["quad_points"][sel], out["sigma"][sel] = t, sigma
+        out["box_radius"][sel] = radius
         todo[sel] = ~_met(res, config.moment_tol)
+        if dtypes[rung] == "box" and _replace_box(res, usable & todo[sel], radius, placed, rung,
+                                                 dim, order):
+            queue.insert(0, rung)
     return Outcome(**out)
+
+
+def _replace_box(res, again, radius, placed, rung, dim, order) -> bool:
+    """A box rung runs again, on the box of its own answers, for the rows ``again`` (not
+    met, usable) when that box differs from the one it was placed on by more than
+    :data:`BOX_RESIZE` (a box placed from a poor start wastes its nodes on empty space), at
+    most :data:`BOX_REPLACEMENTS` times."""
+    placed[rung] += 1
+    if not again.any() or placed[rung] > BOX_REPLACEMENTS:
+        return False
+    new = fixed_rule.box_radius(res.multipliers[again], dim, order)
+    return abs(np.log(new / radius)) > np.log(BOX_RESIZE)
