@@ -110,11 +110,12 @@ def trapezoid_check(sol, x, num=CHECK_NODES, rows_per_chunk=200):
     powers = grid[:, None] ** np.arange(ORDER + 1)[None, :] * trap[:, None]  # [num, M + 1]
     table = np.zeros((ORDER + 1, ORDER + 1))  # sum_ij v_ij w1_i^a w2_j^b
     det = float(np.prod(np.diag(chol)))
-    for start in range(0, num, rows_per_chunk):
-        w1 = grid[start:start + rows_per_chunk]
-        w = np.stack(np.meshgrid(w1, grid, indexing="ij"), -1)
-        values = maxent.density(sol, mean + w @ chol.T) * det
-        table += powers[start:start + rows_per_chunk].T @ values @ powers
+    with np.errstate(over="ignore", invalid="ignore"):  # an answer that did not converge
+        for start in range(0, num, rows_per_chunk):
+            w1 = grid[start:start + rows_per_chunk]
+            w = np.stack(np.meshgrid(w1, grid, indexing="ij"), -1)
+            values = maxent.density(sol, mean + w @ chol.T) * det
+            table += powers[start:start + rows_per_chunk].T @ values @ powers
     mu = np.array([table[a, b] for a, b in maxent.multi_indices(2, ORDER)])
     target = maxent.moments_from_samples(np.linalg.solve(chol, (x - mean).T).T, ORDER)
     return float(np.max(np.abs(mu - target) / np.maximum(1.0, np.abs(target))))
