@@ -42,8 +42,9 @@ import numpy as np
 
 from experiments.circuits import verify
 from experiments.common import CpuPlan, Experiment, main, markdown_table
-from jaxopt_lab.gradsearch import gradsearch, steps_to_solution
-from jaxopt_lab.problems import circuit_families, circuit_z3, circuits
+from jaxopt_lab.core import run
+from jaxopt_lab.gradsearch import gradsearch, moves, steps_to_solution
+from jaxopt_lab.problems import circuit_families, circuit_z3, circuits, programs
 
 #: name -> (Config, params keywords), all on top of the soft variant except ``plus``.
 VARIANTS = {
@@ -127,6 +128,45 @@ def first_solution_timed(task, variant: str, key, num_restarts: int, budget_s: f
             "wrong_by_output": wrong.sum((0, 1)).tolist()}
 
 
+def taylor_ranking(task, key, num_restarts: int = 64, num_steps: int = 2000) -> dict:
+    """What traps the soft variant: after ``num_steps`` steps of ``num_restarts`` restarts,
+    at each restart's current program, the exact loss change of every Hamming-1 move
+    (brute force, :func:`~jaxopt_lab.gradsearch.moves.exact_move_deltas`) against the
+    Taylor scores the soft variant ranks them by (smoothed point, soft loss)."""
+    space, valid = task.space, jnp.asarray(task.space.valid)
+    method = gradsearch.make(task, gradsearch.Config.plus_soft())
+    params = gradsearch.params(beta=0.5)
+
+    def one(k):
+        k1, k2 = jax.random.split(k)
+        return run(method, k2, space.sample(k1), params, num_steps)[0].program
+
+    def soft_loss(mat):
+        out = task.predict(space.to_dict(mat))
+        return jnp.mean(jnp.sum(programs.cross_entropy(out, task.targets, params.loss_eps), -1))
+
+    def diagnose(z):
+        point = moves.smoothed_onehot(z, valid, params.smooth, "sum_to_one")
+        scores = moves.switch_estimates(jax.grad(soft_loss)(point), z)
+        scores = jnp.where(moves.candidate_mask(z, valid), scores, jnp.inf).reshape(-1)
+        exact = moves.exact_move_deltas(soft_loss, z, valid).reshape(-1)
+        order = jnp.argsort(scores)
+        return (exact[order[0]], jnp.min(exact), jnp.argmax(order == jnp.argmin(exact)),
+                jnp.sum(exact < -1e-6), jnp.sum(scores < 0))
+
+    progs = jax.jit(jax.vmap(one))(jax.random.split(key, num_restarts))
+    top1, best, rank, n_exact, n_pred = (np.asarray(a)
+                                         for a in jax.jit(jax.vmap(diagnose))(progs))
+    imp = best < -1e-6
+    return {"num_states": num_restarts, "num_steps": num_steps, "improvable": int(imp.sum()),
+            "top1_not_improving": int(((top1 >= -1e-6) & imp).sum()),
+            "best_rank_median": float(np.median(rank[imp])) if imp.any() else -1.0,
+            "best_in_top8": float((rank[imp] < 8).mean()) if imp.any() else 0.0,
+            "best_in_top16": float((rank[imp] < 16).mean()) if imp.any() else 0.0,
+            "improving_median": float(np.median(n_exact)),
+            "predicted_median": float(np.median(n_pred)), "wall_s": 0.0}
+
+
 def z3_timed(task, timeout_s: float) -> dict:
     start = time.perf_counter()
     enc = circuit_z3.encode(task, "onehot_sym")
@@ -198,6 +238,8 @@ def run_experiment(args, ctx) -> str:
     budget, restarts, variants, sizes = _settings(args, ctx.profile)
     key = jax.random.key(ctx.root_seed)
     adder = circuits.circuit("full_adder_all16")
+    trap = _cached(ctx, "adder16_taylor_ranking", {"restarts": 64, "steps": 2000},
+                   lambda: taylor_ranking(adder, key))
     rows = []
     for v in variants:
         res = _cached(ctx, f"adder16_{v}", {"variant": v, "restarts": restarts,
@@ -243,6 +285,17 @@ def run_experiment(args, ctx) -> str:
             f"restarts, checked every 50 steps, compile time apart.\n\n"
             f"**The 2-bit adder on all 16 inputs** (`full_adder_all16`, W5 G8):\n\n{part1}\n\n"
             f"Wrong bits: of every restart's best program, over 16 rows x 3 outputs.\n\n"
+            f"**What traps the soft variant** (after {trap['num_steps']} steps of "
+            f"{trap['num_states']} restarts, every Hamming-1 move of the current program "
+            f"evaluated exactly): {trap['improvable']} of {trap['num_states']} programs have "
+            f"an improving move, so they are not local minima; in "
+            f"{trap['top1_not_improving']} of those the Taylor-ranked first move does not "
+            f"improve. The exactly best move has Taylor rank {trap['best_rank_median']:g} "
+            f"(median, 0 = first), within the first 8 in "
+            f"{100 * trap['best_in_top8']:.0f} % and the first 16 in "
+            f"{100 * trap['best_in_top16']:.0f} % of them; a median program has "
+            f"{trap['improving_median']:g} improving moves and "
+            f"{trap['predicted_median']:g} moves predicted to improve.\n\n"
             f"**Circuits of growing size** (whole truth tables, reference-circuit sketches; "
             f"Z3 = one-hot encoding with symmetry breaking):\n\n{part2}\n\n"
             f"{ctx.figure_markdown(figure, 'time to first verified solution vs size')}\n\n"

@@ -26,6 +26,7 @@ def test_a_tiny_study_reports_verified_solutions_and_resumes(tmp_path):
     main(gradsearch_scaling.EXPERIMENT, argv)
     report = (tmp_path / "run" / "report.md").read_text()
     assert "| `checked8` |" in report
+    assert "**What traps the soft variant** (after 2000 steps of 64 restarts" in report
     row = next(line for line in report.splitlines() if line.startswith("| comparator1 |"))
     assert "not solved" not in row  # a 2-gate circuit: both methods solve and verify it
     assert (tmp_path / "run" / "figures" / "scaling.png").stat().st_size > 0
