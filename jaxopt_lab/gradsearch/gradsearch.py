@@ -69,6 +69,16 @@ class Config:
         bit costs ``-log 0.3`` instead of about 16, so a few wrong bits do not dominate
         every estimate).
       stop_when_solved: once the program fits every example, stop moving.
+      exact_top_k: 0 (the paper), or check the Taylor ranking: the ``exact_top_k`` moves
+        with the smallest scores (ties by random priority) are evaluated exactly (the
+        weighted loss of each moved program, one batched forward pass) and the one with the
+        smallest exact loss is taken. ``exact_top_k >= V * M`` is plain steepest-descent
+        local search over the Hamming-1 neighbourhood.
+      tabu_steps: 0 (the paper), or a variable changed by a step may not be moved by the
+        next ``tabu_steps`` Taylor-ranked steps (random moves ignore it).
+      walk: WalkSAT-like noise: when the chosen move is not predicted to lower the loss
+        (exact change with ``exact_top_k``, else the Taylor score, ``>= 0``), take a
+        uniformly random move instead with probability ``params.walk``.
     """
 
     rule: str = "greedy"
@@ -79,6 +89,9 @@ class Config:
     misfit_loss: float = 1.0
     soft_loss: bool = False
     stop_when_solved: bool = True
+    exact_top_k: int = 0
+    tabu_steps: int = 0
+    walk: bool = False
 
     def __post_init__(self):
         _checks.check_choice(self.rule, "rule", RULES)
@@ -89,6 +102,9 @@ class Config:
         _checks.check_number(self.misfit_loss, "misfit_loss", positive=True)
         _checks.check_bool(self.soft_loss, "soft_loss")
         _checks.check_bool(self.stop_when_solved, "stop_when_solved")
+        _checks.check_int(self.exact_top_k, "exact_top_k", minimum=0)
+        _checks.check_int(self.tabu_steps, "tabu_steps", minimum=0)
+        _checks.check_bool(self.walk, "walk")
 
     @classmethod
     def plus(cls, **changes) -> "Config":
@@ -104,6 +120,13 @@ class Config:
         ``params(beta=0.5)``; ``loss_eps`` 0.3 is the default)."""
         return cls.plus(**{"rule": "avg_grad", "soft_loss": True, **changes})
 
+    @classmethod
+    def plus_checked(cls, **changes) -> "Config":
+        """Ours, beyond the paper: the soft variant whose 16 best Taylor-ranked moves are
+        evaluated exactly before one is taken (``exact_top_k=16``; use with
+        ``params(beta=0.5)``). It solves the 2-bit adder on all 16 inputs."""
+        return cls.plus_soft(**{"exact_top_k": 16, **changes})
+
 
 class Params(NamedTuple):
     """Numeric hyper-parameters (float scalars; each is used by the variants that name it).
@@ -113,23 +136,26 @@ class Params(NamedTuple):
       epsilon: probability in [0, 1] of a random move (``epsilon_greedy``).
       smooth: mass in [0, 1) moved off the chosen value (``smoothing``).
       loss_eps: > 0, inside the logs of the soft cross-entropy (``soft_loss``).
+      walk: probability in [0, 1] of a random move at a local minimum (``walk``).
     """
 
     beta: jax.Array
     epsilon: jax.Array
     smooth: jax.Array
     loss_eps: jax.Array
+    walk: jax.Array
 
 
-def params(*, beta=0.1, epsilon=0.1, smooth=0.01, loss_eps=0.3, dtype=jnp.float32) -> Params:
+def params(*, beta=0.1, epsilon=0.1, smooth=0.01, loss_eps=0.3, walk=0.0,
+           dtype=jnp.float32) -> Params:
     """Builds :class:`Params`.
 
     Defaults: ``beta`` 0.1 (the paper does not report it; 0.01 and 0.5 are worth a sweep),
     ``epsilon`` 0.1 and ``smooth`` 0.01 (GradSearch+ as in the paper), ``loss_eps`` 0.3
-    (the soft variant).
+    (the soft variant), ``walk`` 0.
     """
     dtype = _checks.check_dtype(dtype)
-    p = Params(*(jnp.asarray(v, dtype) for v in (beta, epsilon, smooth, loss_eps)))
+    p = Params(*(jnp.asarray(v, dtype) for v in (beta, epsilon, smooth, loss_eps, walk)))
     _validate_params(p)
     return p
 
@@ -137,7 +163,8 @@ def params(*, beta=0.1, epsilon=0.1, smooth=0.01, loss_eps=0.3, dtype=jnp.float3
 def _validate_params(p) -> None:
     _checks.check_params(p, Params, {
         "beta": dict(lo=0.0, hi=1.0), "epsilon": dict(lo=0.0, hi=1.0),
-        "smooth": dict(lo=0.0, hi=1.0, hi_open=True), "loss_eps": dict(positive=True)})
+        "smooth": dict(lo=0.0, hi=1.0, hi_open=True), "loss_eps": dict(positive=True),
+        "walk": dict(lo=0.0, hi=1.0)})
 
 
 class State(NamedTuple):
@@ -150,6 +177,7 @@ class State(NamedTuple):
     avg: jax.Array  # [V, M] running average (of the gradient or of the move estimates)
     log_w: jax.Array  # [E] log loss-scaling weights
     stall: jax.Array  # [] int32 steps since the last new best
+    tabu: jax.Array  # [V] int32 steps each variable stays tabu (tabu_steps)
 
 
 class Info(NamedTuple):
@@ -204,7 +232,8 @@ def make(task: programs.ProgramTask, config: Config = Config()) -> Method:
         return State(program=x0, best_x=x0, best_f=f, num_evals=jnp.ones((), jnp.int32),
                      avg=jnp.zeros(valid.shape, jnp.float32),
                      log_w=jnp.zeros((num_examples,), jnp.float32),
-                     stall=jnp.zeros((), jnp.int32))
+                     stall=jnp.zeros((), jnp.int32),
+                     tabu=jnp.zeros(x0.shape, jnp.int32))
 
     def scores_of(grad, state, params):
         """``(avg, scores [V, M])``: the rule's move scores, ``+inf`` for non-moves."""
@@ -219,6 +248,25 @@ def make(task: programs.ProgramTask, config: Config = Config()) -> Method:
             scores = avg
         ok = moves.candidate_mask(x, valid) & jnp.isfinite(scores)
         return avg, jnp.where(ok, scores, jnp.inf)
+
+    def weighted_loss(program, log_w, params):
+        w = jnp.exp(log_w - jnp.max(log_w))
+        return jnp.mean(w / jnp.mean(w) * loss.program_losses(program, params))
+
+    def checked_move(scores, priority, x, log_w, losses, params):
+        """``(flat move, exact loss change)``: of the ``exact_top_k`` best-scored moves
+        (ties by ``priority``), the one with the smallest exact weighted loss."""
+        k = min(config.exact_top_k, num_moves)
+        flat_scores, flat_prio = scores.reshape(-1), priority.reshape(-1)
+        top = jnp.lexsort((-flat_prio, flat_scores))[:k]  # [k] by score, then priority
+        cand = jax.vmap(lambda i: moves.apply_move(x, i // valid.shape[1],
+                                                   i % valid.shape[1]))(top)  # [k, V]
+        exact = jax.vmap(lambda z: weighted_loss(z, log_w, params))(cand)  # [k]
+        exact = jnp.where(jnp.isfinite(flat_scores[top]) & jnp.isfinite(exact), exact,
+                          jnp.inf)
+        best = moves.argmin_by_priority(exact, flat_prio[top])
+        w = jnp.exp(log_w - jnp.max(log_w))
+        return top[best], exact[best] - jnp.mean(w / jnp.mean(w) * losses)
 
     def step(key, state, params):
         # one uniform draw per step: [tie priorities V*M | epsilon | variable | value | E]
@@ -236,14 +284,25 @@ def make(task: programs.ProgramTask, config: Config = Config()) -> Method:
         solved = task.solved(x)
 
         avg, scores = scores_of(grad, state, params)
-        flat = moves.argmin_by_priority(scores, u[:num_moves].reshape(valid.shape))
+        if config.tabu_steps:
+            scores = jnp.where(state.tabu[:, None] > 0, jnp.inf, scores)
+        priority = u[:num_moves].reshape(valid.shape)
+        if config.exact_top_k:
+            flat, delta = checked_move(scores, priority, x, state.log_w, losses, params)
+        else:
+            flat = moves.argmin_by_priority(scores, priority)
+            delta = scores.reshape(-1)[flat]
         min_estimate = scores.reshape(-1)[flat]
-        proposal = jnp.where(jnp.isfinite(min_estimate),
+        proposal = jnp.where(jnp.isfinite(delta),
                              moves.apply_move(x, flat // valid.shape[1], flat % valid.shape[1]),
                              x)
         take_random = jnp.zeros((), bool)
         if config.epsilon_greedy:
             take_random = u[num_moves] < params.epsilon
+        if config.walk:
+            u_walk = jax.random.uniform(jax.random.fold_in(key, 1), (), jnp.float32)
+            take_random = take_random | ((delta >= 0.0) & (u_walk < params.walk))
+        if config.epsilon_greedy or config.walk:
             rv, rj = moves.move_from_uniforms(u[num_moves + 1], u[num_moves + 2], x, cards)
             proposal = jnp.where(take_random, moves.apply_move(x, rv, rj), proposal)
         frozen = solved if config.stop_when_solved else jnp.zeros((), bool)
@@ -259,9 +318,14 @@ def make(task: programs.ProgramTask, config: Config = Config()) -> Method:
             log_w = jnp.where(trigger, log_w.at[pick].add(1.0), log_w)
             stall = jnp.where(trigger, 0, stall)
         evals = 1 if config.smoothing is None else 2
+        if config.exact_top_k:
+            evals += min(config.exact_top_k, num_moves)
+        tabu = state.tabu
+        if config.tabu_steps:
+            tabu = jnp.where(new_x != x, config.tabu_steps, jnp.maximum(tabu - 1, 0))
         new = State(program=new_x, best_x=best_x, best_f=best_f,
                     num_evals=state.num_evals + evals, avg=avg, log_w=log_w,
-                    stall=stall.astype(jnp.int32))
+                    stall=stall.astype(jnp.int32), tabu=tabu.astype(jnp.int32))
         info = Info(f=f, solved=solved, min_estimate=min_estimate,
                     num_moved=jnp.sum(new_x != x, dtype=jnp.int32),
                     random=take_random & ~frozen,
