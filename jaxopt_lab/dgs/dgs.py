@@ -8,6 +8,19 @@ and/or every ``perturb_every`` steps, the directions are rotated, ``Xi <- QR(Xi 
 ``dXi = alpha (A - A^T)/2``, ``A_ij ~ N(0, 1)``, and the radii are redrawn per direction as
 ``sigma_i = sigma_t + b_i``, ``b_i ~ U(-beta, beta)`` (floored at ``0.01 sigma_t``).
 
+Averaged restart (``Config.restart="average"``, ours, not the paper's): the iterates
+``x_{t+1}`` of the steps ``t0 <= t < J`` (``t0 = floor(average_start T)``, ``J =
+floor(restart_at T)``, ``T`` the horizon) are averaged; after step ``J - 1`` the mean is
+evaluated (one extra evaluation) and replaces the iterate if its value is lower. From step
+``J`` on, the schedules start again from ``restart_lr lambda_0`` and ``restart_sigma sigma_0``
+and decay to the same finals over ``T - J`` steps. At a large radius the iterate stops
+approaching the optimum of a rugged function and wanders about the point where the smoothed
+gradient vanishes (its error is a fixed function of ``x``); the mean of that wandering is
+closer to the optimum than any iterate, and the small radius after it descends into a
+nearby basin instead of drifting out through the medium radii (docs/methods/dgs.md).
+Descent acceptance (``Config.accept="descent"``, ours): from step ``floor(accept_from T)``
+on, a step that does not lower ``f`` is not taken.
+
 [1] J. Zhang, H. Tran, D. Lu, G. Zhang, UAI 2021, https://proceedings.mlr.press/v161/zhang21a.html
 
 Example::
@@ -31,11 +44,15 @@ from jaxopt_lab import _checks
 from jaxopt_lab.core import Method
 from jaxopt_lab.dgs import _descent
 from jaxopt_lab.dgs.estimator import estimate, num_evaluations
+from jaxopt_lab.dgs._restart import average_and_jump, restarted_schedules
 from jaxopt_lab.linalg import perturb_orthogonal
 
-__all__ = ["Config", "Params", "State", "Info", "params", "make", "TRIGGERS"]
+__all__ = ["Config", "Params", "State", "Info", "params", "make", "TRIGGERS", "RESTARTS",
+           "ACCEPTS"]
 
 TRIGGERS = ("never", "grad_norm", "steps", "either")
+RESTARTS = ("none", "average")
+ACCEPTS = ("always", "descent")
 
 
 def _perturb_if(pred, key, directions, offsets, scale, halfwidth):
@@ -86,15 +103,31 @@ class Config(_descent.DescentConfig):
       perturb: random-perturbation trigger: ``"never"`` (the benchmark setting, ``gamma =
         0``), ``"grad_norm"`` (``||g|| < gamma``), ``"steps"`` (``perturb_every`` steps since
         the last one) or ``"either"``.
+      restart: ``"none"`` (Algorithm 1) or ``"average"``: the averaged restart of the module
+        docstring (``Params.average_start``, ``restart_at``, ``restart_lr``,
+        ``restart_sigma``); it costs :attr:`extra_evals` evaluations in all.
+      accept: ``"always"`` (Algorithm 1) or ``"descent"`` (ours): from step
+        ``floor(accept_from T)`` on, a step whose new value is not lower than ``f(x_t)``
+        is not taken (``x_{t+1} = x_t``; no extra evaluation).
     """
 
     num_points: int = 5
     perturb: str = "never"
+    restart: str = "none"
+    accept: str = "always"
 
     def __post_init__(self):
         super().__post_init__()
         _checks.check_int(self.num_points, "num_points", minimum=2)
         _checks.check_choice(self.perturb, "perturb", TRIGGERS)
+        _checks.check_choice(self.restart, "restart", RESTARTS)
+        _checks.check_choice(self.accept, "accept", ACCEPTS)
+
+    @property
+    def extra_evals(self) -> int:
+        """Evaluations a run makes besides ``evals_per_step`` per step: 1 (the mean) with
+        ``restart="average"``, else 0."""
+        return int(self.restart != "none")
 
     @property
     def evals_per_step(self) -> int:
@@ -116,6 +149,13 @@ class Params(NamedTuple):
       sigma_halfwidth: ``beta``, radii are redrawn in ``sigma_t + U(-beta, beta)``, >= 0.
       grad_tol: ``gamma``, the ``"grad_norm"`` trigger fires when ``||g|| < gamma``, >= 0.
       perturb_every: int32, the ``"steps"`` trigger fires after this many steps, >= 1.
+      average_start: ``t0 / T``, where the averaging window of ``restart="average"``
+        opens, in ``[0, 1]``.
+      restart_at: ``J / T``, where it closes and the schedules restart, in ``[0, 1]``.
+      restart_lr: the restarted learning rate over ``lambda_0``, > 0.
+      restart_sigma: the restarted radius over ``sigma_0``, > 0.
+      accept_from: ``accept="descent"`` applies from step ``floor(accept_from T)``, in
+        ``[0, 1]``.
     """
 
     learning_rate: jax.Array
@@ -128,17 +168,26 @@ class Params(NamedTuple):
     sigma_halfwidth: jax.Array
     grad_tol: jax.Array
     perturb_every: jax.Array
+    average_start: jax.Array
+    restart_at: jax.Array
+    restart_lr: jax.Array
+    restart_sigma: jax.Array
+    accept_from: jax.Array
 
 
 def params(width=None, dim=None, *, learning_rate=None, sigma=None, learning_rate_final=None,
            sigma_final=None, horizon=200.0, decay=1.0, rotation_scale=0.1,
-           sigma_halfwidth=0.0, grad_tol=0.0, perturb_every=10**9,
+           sigma_halfwidth=0.0, grad_tol=0.0, perturb_every=10**9, average_start=0.125,
+           restart_at=0.5, restart_lr=0.25, restart_sigma=0.01, accept_from=0.0,
            dtype=jnp.float32) -> Params:
     """Builds :class:`Params`; defaults from the initial domain's width ``w`` per coordinate.
 
     Defaults (the paper's benchmark setting, Sec. 4.1): ``learning_rate = 0.05 sqrt(dim) w``
     (5 % of the domain's diagonal), ``sigma = 5 w``, finals 1 % of the initial values,
-    ``horizon = 200`` steps; no perturbation unless a trigger is configured.
+    ``horizon = 200`` steps; no perturbation unless a trigger is configured. The four
+    restart fields act only with ``Config.restart="average"``; their defaults (window
+    ``[T/8, T/2)``, restart at ``0.25 lambda_0``, where the quadratic decay is at ``T/2``,
+    and ``0.01 sigma_0``) are the setting of ``experiments/dgs_beyond.py``.
 
     Raises:
       ValueError: a value out of range, or a default needed without ``width``/``dim``.
@@ -150,8 +199,11 @@ def params(width=None, dim=None, *, learning_rate=None, sigma=None, learning_rat
     values = _descent.schedule_values(learning_rate, sigma, learning_rate_final, sigma_final,
                                       horizon, decay)
     values += (rotation_scale, sigma_halfwidth, grad_tol)
+    restart = {k: jnp.asarray(v, dtype) for k, v in
+               dict(average_start=average_start, restart_at=restart_at, restart_lr=restart_lr,
+                    restart_sigma=restart_sigma, accept_from=accept_from).items()}
     p = Params(*(jnp.asarray(v, dtype) for v in values),
-               perturb_every=jnp.asarray(perturb_every, jnp.int32))
+               perturb_every=jnp.asarray(perturb_every, jnp.int32), **restart)
     _validate_params(p)
     return p
 
@@ -159,7 +211,10 @@ def params(width=None, dim=None, *, learning_rate=None, sigma=None, learning_rat
 def _validate_params(p) -> None:
     rules = _descent.schedule_rules("sigma")
     rules.update(rotation_scale=dict(non_negative=True), sigma_halfwidth=dict(non_negative=True),
-                 grad_tol=dict(non_negative=True), perturb_every=dict(lo=1))
+                 grad_tol=dict(non_negative=True), perturb_every=dict(lo=1),
+                 average_start=dict(lo=0.0, hi=1.0), restart_at=dict(lo=0.0, hi=1.0),
+                 restart_lr=dict(positive=True), restart_sigma=dict(positive=True),
+                 accept_from=dict(lo=0.0, hi=1.0))
     _checks.check_params(p, Params, rules)
 
 
@@ -181,6 +236,9 @@ class State(NamedTuple):
       directions: ``[dim, dim]`` current orthogonal directions (columns), or ``[0, dim]``.
       sigma_offsets: ``[dim]`` per-direction radius offsets ``b_i``, or ``[0]``.
       since_perturb: ``[]`` int32 steps since the last perturbation.
+      x_sum: ``[dim]`` sum of the iterates in the averaging window (``restart="average"``),
+        or ``[0]``.
+      num_summed: ``[]`` int32 iterates in that sum.
     """
 
     x: jax.Array
@@ -192,6 +250,8 @@ class State(NamedTuple):
     directions: jax.Array
     sigma_offsets: jax.Array
     since_perturb: jax.Array
+    x_sum: jax.Array
+    num_summed: jax.Array
 
 
 class Info(NamedTuple):
@@ -235,6 +295,7 @@ def make(objective: Callable[[jax.Array], jax.Array], config: Config) -> Method:
     dim = config.dim
     perturbing = config.perturb != "never"
     size = dim if perturbing else 0
+    restarting = config.restart != "none"
 
     def init(key, x0, params):
         del key
@@ -245,11 +306,15 @@ def make(objective: Callable[[jax.Array], jax.Array], config: Config) -> Method:
                      num_evals=jnp.ones((), jnp.int32), step=jnp.zeros((), jnp.int32),
                      directions=jnp.eye(size, dim, dtype=x0.dtype),
                      sigma_offsets=jnp.zeros((size,), x0.dtype),
-                     since_perturb=jnp.zeros((), jnp.int32))
+                     since_perturb=jnp.zeros((), jnp.int32),
+                     x_sum=jnp.zeros((dim if restarting else 0,), x0.dtype),
+                     num_summed=jnp.zeros((), jnp.int32))
 
     def step(key, state, params):
         x = state.x
         lr, sigma_t = _descent.scheduled(config, params, "sigma", state.step, x.dtype)
+        if restarting:
+            lr, sigma_t = restarted_schedules(config, params, state.step, lr, sigma_t)
         if perturbing:
             sigmas = jnp.maximum(sigma_t + state.sigma_offsets, 0.01 * sigma_t)
             directions = state.directions
@@ -260,6 +325,16 @@ def make(objective: Callable[[jax.Array], jax.Array], config: Config) -> Method:
                        validate=False)
         x_new, gnorm, snorm = _descent.descend(x, est.grad, lr, config.normalize)
         f_new, best_f, best_x, num_bad = _descent.advance(objective, state, x_new, est)
+        if config.accept == "descent":
+            start = jnp.floor(params.accept_from * params.horizon).astype(jnp.int32)
+            keep = (state.step >= start) & ~(f_new < state.f_x)
+            x_new, f_new = jnp.where(keep, x, x_new), jnp.where(keep, state.f_x, f_new)
+            snorm = jnp.where(keep, jnp.zeros_like(snorm), snorm)
+        x_sum, num_summed, extra = state.x_sum, state.num_summed, 0
+        if restarting:  # the mean, when taken, is the new iterate and a best candidate
+            x_new, f_new, x_sum, num_summed, _, extra = average_and_jump(
+                objective, params, state, x_new, f_new)
+            best_f, best_x = _descent.update_best(best_f, best_x, f_new, x_new)
 
         directions, offsets, since = state.directions, state.sigma_offsets, state.since_perturb
         perturbed = jnp.zeros((), bool)
@@ -274,8 +349,9 @@ def make(objective: Callable[[jax.Array], jax.Array], config: Config) -> Method:
             since = jnp.where(perturbed, 0, since)
 
         new = State(x=x_new, f_x=f_new, best_x=best_x, best_f=best_f,
-                    num_evals=state.num_evals + config.evals_per_step, step=state.step + 1,
-                    directions=directions, sigma_offsets=offsets, since_perturb=since)
+                    num_evals=state.num_evals + config.evals_per_step + extra,
+                    step=state.step + 1, directions=directions, sigma_offsets=offsets,
+                    since_perturb=since, x_sum=x_sum, num_summed=num_summed)
         info = Info(f_x=f_new, best_f=best_f, grad_norm=gnorm, step_norm=snorm,
                     learning_rate=jnp.asarray(lr, x.dtype), sigma=sigma_t,
                     num_nonfinite=num_bad, perturbed=perturbed,

@@ -24,8 +24,8 @@ def _nonscalar(x):
     return x**2
 
 
-def _dgs(perturb):
-    config = dgs.Config(dim=DIM, perturb=perturb, chunk_size=6)
+def _dgs(perturb, restart="none", accept="always"):
+    config = dgs.Config(dim=DIM, perturb=perturb, chunk_size=6, restart=restart, accept=accept)
     return Example(
         module=dgs, objective=_rastrigin, config=config, x0=X0,
         params=dgs.params(2.0, DIM, horizon=10, grad_tol=10.0, perturb_every=2,
@@ -42,6 +42,8 @@ def _dgs(perturb):
              "perturb_every"),
             ("unknown trigger", lambda: dgs.Config(dim=DIM, perturb="sometimes"), "perturb"),
             ("num_points < 2", lambda: dgs.Config(dim=DIM, num_points=1), "num_points"),
+            ("unknown restart", lambda: dgs.Config(dim=DIM, restart="best"), "restart"),
+            ("restart_at > 1", lambda: dgs.params(2.0, DIM, restart_at=2.0), "restart_at"),
         ))
 
 
@@ -113,6 +115,7 @@ def _fd(num_coordinates):
 EXAMPLES = {
     "dgs:perturbed_by_steps": lambda: _dgs("either"),
     "dgs:perturbed_by_grad_norm": lambda: _dgs("grad_norm"),
+    "dgs:averaged_restart": lambda: _dgs("either", "average", "descent"),
     "adadgs": lambda: _adadgs(None),
     "adadgs:line_search": lambda: _adadgs(6),
     "dgs_optax:random_directions": lambda: _dgs_optax("random"),
