@@ -1,0 +1,109 @@
+"""Smolyak sparse grids of 1-D Gauss-Hermite rules: point-set quadrature in many dimensions.
+
+A tensor rule of ``T`` nodes per axis needs ``T^N`` points, out of reach in 8-D. The
+Smolyak combination [1] of 1-D rules ``U_l`` (level ``l >= 1``)
+
+    A(q, N) = sum_{q - N + 1 <= |l| <= q} (-1)^(q - |l|) C(N - 1, q - |l|) U_l1 x ... x U_lN
+
+over multi-levels ``l`` with ``|l| = l_1 + ... + l_N``, ``q >= N``, integrates exactly every
+polynomial in the span of the tensor spaces ``P_{d(l_1)} x ... x P_{d(l_N)}`` with
+``|l| = q``, ``d(l)`` the 1-D degree of ``U_l``. For ``U_l`` the probabilists' Gauss-Hermite rule
+with ``n(l) = 2 l - 1`` nodes (degree ``4 l - 3``), the rule of level ``k = q - N`` is exact
+for total degree ``<= 2 k + 1`` at least. Points shared by several tensor terms (the 1-D rules
+of odd size all contain 0) are merged, summing their weights. Many weights are negative.
+
+Everything is NumPy float64 and runs once per rule.
+
+[1] S. A. Smolyak, Quadrature and interpolation formulas for tensor products of certain
+classes of functions, Soviet Math. Dokl. 4 (1963).
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import math
+
+import numpy as np
+
+from jaxopt_lab.quadrature import gauss_hermite
+
+__all__ = ["smolyak_hermite", "sparse_size", "nodes_at_level"]
+
+
+def nodes_at_level(level: int, growth: str = "linear") -> int:
+    """``n(l)``: nodes of the 1-D rule at ``level >= 1``: ``2 l - 1`` (``"linear"``) or
+    ``2^l - 1`` (``"doubling"``)."""
+    if growth == "linear":
+        return 2 * level - 1
+    if growth == "doubling":
+        return 2**level - 1
+    raise ValueError(f"growth must be 'linear' or 'doubling', got {growth!r}")
+
+
+def _levels(dim, total):
+    """Multi-levels ``l >= 1`` with ``|l| == total`` (``[*, dim]``)."""
+    for cut in itertools.combinations(range(1, total), dim - 1):
+        bounds = (0,) + cut + (total,)
+        yield tuple(bounds[k + 1] - bounds[k] for k in range(dim))
+
+
+@functools.lru_cache(maxsize=32)
+def _smolyak(dim, level, growth):
+    q = level + dim
+    rules = {}
+    pts, wts = [], []
+    for total in range(max(dim, q - dim + 1), q + 1):
+        coef = (-1) ** (q - total) * math.comb(dim - 1, q - total)
+        for lv in _levels(dim, total):
+            for lev in lv:
+                if lev not in rules:
+                    r = gauss_hermite(nodes_at_level(lev, growth), "probabilists", normalized=True)
+                    rules[lev] = (r.nodes, r.weights)
+            grids = np.meshgrid(*[rules[lev][0] for lev in lv], indexing="ij")
+            wgrid = functools.reduce(np.multiply.outer, [rules[lev][1] for lev in lv])
+            pts.append(np.stack([g.reshape(-1) for g in grids], axis=-1))
+            wts.append(coef * wgrid.reshape(-1))
+    pts = np.concatenate(pts)
+    wts = np.concatenate(wts)
+    # Merge coincident points (symmetric 1-D rules share exact values such as 0).
+    key = np.round(pts, 12)
+    uniq, inverse = np.unique(key, axis=0, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    merged = np.zeros(len(uniq))
+    np.add.at(merged, inverse, wts)
+    first = np.zeros(len(uniq), np.int64)
+    first[inverse[::-1]] = np.arange(len(inverse))[::-1]
+    keep = merged != 0.0
+    out_p, out_w = pts[first][keep], merged[keep]
+    out_p.setflags(write=False)
+    out_w.setflags(write=False)
+    return out_p, out_w
+
+
+def smolyak_hermite(dim: int, level: int, growth: str = "linear") -> tuple[np.ndarray, np.ndarray]:
+    """Smolyak rule for ``E[f(xi)]``, ``xi ~ N(0, I_dim)``: ``sum_p w_p f(points_p)``.
+
+    Args:
+      dim: N >= 1.
+      level: k >= 0 (``q = N + k``; level 0 is the one-point rule at the mean). Exact for
+        polynomials of total degree ``<= 2 k + 1`` (and for the 1-D rule's degree along
+        each axis alone).
+      growth: 1-D rule sizes, ``"linear"`` (``2 l - 1`` nodes) or ``"doubling"``
+        (``2^l - 1``).
+
+    Returns:
+      ``points [P, dim]`` and ``weights [P]`` (float64, read-only; weights sum to 1, many
+      negative).
+    """
+    if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or dim < 1:
+        raise ValueError(f"dim must be an int >= 1, got {dim!r}")
+    if isinstance(level, bool) or not isinstance(level, (int, np.integer)) or level < 0:
+        raise ValueError(f"level must be an int >= 0, got {level!r}")
+    nodes_at_level(1, growth)
+    return _smolyak(int(dim), int(level), growth)
+
+
+def sparse_size(dim: int, level: int, growth: str = "linear") -> int:
+    """Number of points of :func:`smolyak_hermite` (after merging)."""
+    return int(smolyak_hermite(dim, level, growth)[1].shape[0])

@@ -1,0 +1,92 @@
+"""MaxEnt on the Smolyak sparse rule (Config(rule="sparse")) and the block-product cases."""
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxopt_lab import maxent
+from jaxopt_lab.core import Result
+from jaxopt_lab.maxent import cases, pointset
+from jaxopt_lab.maxent.fixed_rule import moment_error
+from jaxopt_lab.maxent.precondition import alpha, forward_moments, precondition
+
+
+def test_sparse_rule_exact_for_a_gaussian_answer():
+    # sigma = 1: the rule times the Gaussian weight is exact to degree 9 >= 2M, so the
+    # discrete answer is the exact one.
+    c = cases.make_case("4d4_gauss")
+    sol = maxent.solve(c.moments, maxent.Config(4, 4, rule="sparse", level=4, sigma=1.0))
+    assert Result.names(sol.result) == "converged"
+    assert sol.stats["quad_points"] == 681
+    np.testing.assert_allclose(sol.value, c.multipliers, atol=1e-9)
+
+
+def test_sparse_check_tracks_the_true_error_2d():
+    # A non-Gaussian 2-D case: the check-rule error falls with the level, and it matches
+    # the error against the exact moments of the discrete answer's density.
+    c = cases.rotated_product(2, 4, ["bimodal", "skewed"], cases._rotation(2, 3, [1.0, 1.4]),
+                              [0.2, -0.3])
+    errs = []
+    for level in (12, 16):
+        sol = maxent.solve(c.moments, maxent.Config(2, 4, rule="sparse", level=level))
+        assert Result.names(sol.result) == "inaccurate_quadrature"
+        errs.append(float(sol.stats["moment_error"]))
+        # the true moments of the answer, by a dense tensor Legendre rule (original frame)
+        true = maxent.moments_of_density(4, dim=2, multipliers=sol.value, lower=[-9, -9],
+                                         upper=[9, 9], num_points=160)
+        pre = precondition(c.moments[None], 2, 4)
+        true_err = float(moment_error(forward_moments(pre, true[None])[0],
+                                      forward_moments(pre, c.moments[None])[0], 2, 4))
+        assert 0.2 < errs[-1] / true_err < 5.0
+    assert errs[1] < errs[0] / 2
+
+
+def test_point_moments_against_tensor_pass():
+    # The point-set pass on a full tensor grid equals the tensor rule's moments.
+    from jaxopt_lab.maxent.rules import alpha_rule, grid_moments
+    c = cases.rotated_product(2, 4, ["bimodal", "skewed"], cases._rotation(2, 3, [1.0, 1.4]),
+                              [0.0, 0.0])
+    lam = c.multipliers
+    nodes, weights = alpha_rule(30, alpha(4), 0.6)
+    grid = np.stack(np.meshgrid(nodes, nodes, indexing="ij"), -1).reshape(-1, 2)
+    w2 = np.outer(weights, weights).reshape(-1)
+    got = pointset.point_moments(lam, grid, w2, 4, chunk=128)
+    with maxent.api.float64():
+        want = np.asarray(grid_moments(jnp.asarray(lam), jnp.asarray(nodes),
+                                       jnp.asarray(weights), 2, 4, 4))
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    (dict(level=3), "level"),
+    (dict(rule="sparse"), "level"),
+    (dict(rule="sparse", level=2, quad_points=10), "quad_points"),
+    (dict(rule="cubature", level=2), "rule"),
+    (dict(rule="sparse", level=-1), "level")])
+def test_config_rule_family_validation(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        maxent.Config(4, 4, **kwargs)
+
+
+def test_default_rule_unchanged():
+    assert maxent.Config(3, 4).rule == "tensor" and maxent.Config(3, 4).level is None
+
+
+def test_block_product_moments_against_direct_quadrature():
+    # a 1-D block and a 2-D coupled block mixed by a dense map in 3-D: the moments built
+    # from block moments equal a direct tensor Legendre quadrature of the exact density.
+    blocks = [cases.block(4, "skewed"), cases.block(4, lam_terms=cases.BLOCKS_2D["tilted"])]
+    c = cases.block_product(4, blocks, cases._dense_map(3, 5), [0.3, -0.2, 0.1])
+    direct = maxent.moments_of_density(4, dim=3, multipliers=c.multipliers,
+                                       lower=[-9] * 3, upper=[9] * 3, num_points=120)
+    assert direct[0] == pytest.approx(1.0, abs=1e-9)  # exact multipliers normalise
+    np.testing.assert_allclose(c.moments, direct, rtol=1e-8, atol=1e-9)
+
+
+def test_block_product_multipliers_by_the_tensor_solver():
+    # two 1-D blocks in 2-D: the tensor solver recovers the composed multipliers.
+    c = cases.block_product(4, [cases.block(4, "bimodal"), cases.block(4, "skewed")],
+                            cases._dense_map(2, 7), [0.5, -0.5])
+    sol = maxent.solve(c.moments, maxent.Config(2, 4))
+    assert Result.names(sol.result) == "converged"
+    np.testing.assert_allclose(sol.value, c.multipliers, atol=1e-7)
