@@ -28,7 +28,7 @@ import numpy as np
 
 from jaxopt_lab.quadrature import gauss_hermite
 
-__all__ = ["smolyak_hermite", "sparse_size", "nodes_at_level"]
+__all__ = ["smolyak", "smolyak_hermite", "sparse_size", "nodes_at_level", "gauss_from_measure"]
 
 
 def nodes_at_level(level: int, growth: str = "linear") -> int:
@@ -48,20 +48,28 @@ def _levels(dim, total):
         yield tuple(bounds[k + 1] - bounds[k] for k in range(dim))
 
 
-@functools.lru_cache(maxsize=32)
-def _smolyak(dim, level, growth):
+def smolyak(dim: int, level: int, rule_fn, growth: str = "linear"):
+    """Smolyak combination of per-axis 1-D rules: ``points [P, dim]``, ``weights [P]``.
+
+    Args:
+      dim: N. level: k >= 0 (``q = N + k``).
+      rule_fn: ``rule_fn(axis, n) -> (nodes [n], weights [n])``, the 1-D rule of ``n`` nodes
+        on ``axis`` (a Gauss rule of any weight: the grid then integrates against the
+        product of the axes' weights).
+      growth: as :func:`nodes_at_level`.
+    """
     q = level + dim
     rules = {}
     pts, wts = [], []
     for total in range(max(dim, q - dim + 1), q + 1):
         coef = (-1) ** (q - total) * math.comb(dim - 1, q - total)
         for lv in _levels(dim, total):
-            for lev in lv:
-                if lev not in rules:
-                    r = gauss_hermite(nodes_at_level(lev, growth), "probabilists", normalized=True)
-                    rules[lev] = (r.nodes, r.weights)
-            grids = np.meshgrid(*[rules[lev][0] for lev in lv], indexing="ij")
-            wgrid = functools.reduce(np.multiply.outer, [rules[lev][1] for lev in lv])
+            for axis, lev in enumerate(lv):
+                if (axis, lev) not in rules:
+                    rules[axis, lev] = rule_fn(axis, nodes_at_level(lev, growth))
+            axes = [rules[axis, lev] for axis, lev in enumerate(lv)]
+            grids = np.meshgrid(*[a[0] for a in axes], indexing="ij")
+            wgrid = functools.reduce(np.multiply.outer, [a[1] for a in axes])
             pts.append(np.stack([g.reshape(-1) for g in grids], axis=-1))
             wts.append(coef * wgrid.reshape(-1))
     pts = np.concatenate(pts)
@@ -75,10 +83,44 @@ def _smolyak(dim, level, growth):
     first = np.zeros(len(uniq), np.int64)
     first[inverse[::-1]] = np.arange(len(inverse))[::-1]
     keep = merged != 0.0
-    out_p, out_w = pts[first][keep], merged[keep]
+    return pts[first][keep], merged[keep]
+
+
+def _hermite_axis(axis, n):
+    r = gauss_hermite(n, "probabilists", normalized=True)
+    return r.nodes, r.weights
+
+
+@functools.lru_cache(maxsize=32)
+def _smolyak_hermite(dim, level, growth):
+    out_p, out_w = smolyak(dim, level, _hermite_axis, growth)
     out_p.setflags(write=False)
     out_w.setflags(write=False)
     return out_p, out_w
+
+
+def gauss_from_measure(nodes, weights, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``n``-node Gauss rule of a discrete measure ``sum_i weights_i delta(nodes_i)``
+    (a fine rule times a weight function): Stieltjes' procedure for the three-term
+    recurrence, then Golub-Welsch. Weights sum to the measure's mass.
+
+    Args:
+      nodes: ``[m]``; weights: ``[m]`` >= 0, with ``m`` well above ``n``. n: >= 1.
+    """
+    x = np.asarray(nodes, np.float64)
+    v = np.asarray(weights, np.float64)
+    mass = v.sum()
+    a, b = np.zeros(n), np.zeros(n)
+    p_prev, p = np.zeros_like(x), np.ones_like(x) / math.sqrt(mass)
+    for k in range(n):
+        a[k] = np.sum(v * x * p * p)
+        q = (x - a[k]) * p - (b[k] * p_prev if k else 0.0)
+        if k + 1 < n:
+            b[k + 1] = math.sqrt(np.sum(v * q * q))
+            p_prev, p = p, q / b[k + 1]
+    jac = np.diag(a) + np.diag(b[1:], 1) + np.diag(b[1:], -1)
+    ev, vec = np.linalg.eigh(jac)
+    return ev, mass * vec[0] ** 2
 
 
 def smolyak_hermite(dim: int, level: int, growth: str = "linear") -> tuple[np.ndarray, np.ndarray]:
@@ -101,7 +143,7 @@ def smolyak_hermite(dim: int, level: int, growth: str = "linear") -> tuple[np.nd
     if isinstance(level, bool) or not isinstance(level, (int, np.integer)) or level < 0:
         raise ValueError(f"level must be an int >= 0, got {level!r}")
     nodes_at_level(1, growth)
-    return _smolyak(int(dim), int(level), growth)
+    return _smolyak_hermite(int(dim), int(level), growth)
 
 
 def sparse_size(dim: int, level: int, growth: str = "linear") -> int:

@@ -223,7 +223,7 @@ def _solve(m, config: Config, batched: bool, log_prior: Callable | None = None,
             if jnp.shape(probe) != () or not np.isfinite(float(probe)):
                 raise ValueError("prior_log_density must return a finite scalar at the mean")
         todo = prep.result == int(Result.converged)
-        if config.rule == "sparse":
+        if config.rule != "tensor":
             if log_prior is not None:
                 raise ValueError('prior_log_density needs rule="tensor"')
             out = pointset.run(config, prep.problem, todo, start)

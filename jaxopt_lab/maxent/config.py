@@ -99,7 +99,7 @@ FALLBACK_SIGMA = 0.5
 #: points, ``n0`` the grid of the group's first rung (each class compiles once).
 PAD_POINTS = 1 << 12
 #: Rule families of ``Config.rule``.
-RULE_FAMILIES = ("tensor", "sparse")
+RULE_FAMILIES = ("tensor", "sparse", "adapted")
 #: Default contraction of the sparse rule (``Config(rule="sparse", sigma=None)``).
 SPARSE_SIGMA = 0.6
 PAD_RATIO = 3.0
@@ -153,7 +153,10 @@ class Config:
         or ``"sparse"``: a Smolyak sparse grid of 1-D Gauss-Hermite rules of ``level``
         (:mod:`jaxopt_lab.maxent.pointset`; one rule, no ladder; ``sigma`` defaults to
         :data:`SPARSE_SIGMA`; damped Newton; needs ``quad_points`` and ``rules`` None).
-      level: the sparse grid's level (>= 0); only with ``rule="sparse"``, which needs it.
+        ``"adapted"``: a Smolyak grid of the Gauss rules of the 1-D maxent marginals in the
+        frame that diagonalises the fourth cumulants (:mod:`jaxopt_lab.maxent.adapted`;
+        ``sigma`` unused).
+      level: the sparse grid's level (>= 0); only with, and needed by, the point-set rules.
       check_ratio: the refined check rule has ``ceil(check_ratio T) + 1`` nodes per axis
         (>= 1; 1.5 by default). The check costs as much as several solver steps in 3-D, so
         a tight rule may afford a smaller ratio.
@@ -219,12 +222,13 @@ def _check_rule_family(config: Config) -> None:
     _checks.check_choice(config.rule, "config.rule", RULE_FAMILIES)
     _checks.check_int(config.level, "config.level", minimum=0, allow_none=True)
     if config.rule == "tensor" and config.level is not None:
-        raise ValueError(f'config.level is for rule="sparse" only, got level={config.level}')
-    if config.rule == "sparse":
+        raise ValueError(f'config.level is for the point-set rules only (rule="sparse" or '
+                         f'"adapted"), got level={config.level}')
+    if config.rule != "tensor":
         if config.level is None:
-            raise ValueError('config.rule="sparse" needs config.level (an int >= 0)')
+            raise ValueError(f'config.rule="{config.rule}" needs config.level (an int >= 0)')
         if config.quad_points is not None or config.rules is not None:
-            raise ValueError('config.rule="sparse" excludes config.quad_points and '
+            raise ValueError(f'config.rule="{config.rule}" excludes config.quad_points and '
                              'config.rules (they describe tensor rules)')
 
 

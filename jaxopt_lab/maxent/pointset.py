@@ -32,13 +32,15 @@ import numpy as np
 
 from jaxopt_lab.core import Result
 from jaxopt_lab.maxent.densities import integrability
-from jaxopt_lab.maxent.fixed_rule import gaussian_start, moment_error, start_basis
+from jaxopt_lab.maxent import adapted
+from jaxopt_lab.maxent.fixed_rule import _white_scale, gaussian_start, moment_error, start_basis
 from jaxopt_lab.maxent.multiindex import monomials
 from jaxopt_lab.maxent.precondition import alpha
 from jaxopt_lab.maxent.tensor import EXP_CLIP
 from jaxopt_lab.sparse_grid import smolyak_hermite
 
-__all__ = ["point_rule", "point_moments", "solve_points", "CHECK_LEVELS", "CHUNK"]
+__all__ = ["point_rule", "point_moments", "rules", "solve_points", "run", "CHECK_LEVELS",
+           "CHUNK"]
 
 #: The check rule is the sparse grid this many levels above the solve rule.
 CHECK_LEVELS = 2
@@ -97,22 +99,37 @@ def _float64():
     return contextlib.nullcontext() if jax.config.jax_enable_x64 else jax.enable_x64(True)
 
 
-def solve_points(target, dim: int, order: int, level: int, sigma: float, *, tol: float,
-                 moment_tol: float, max_steps: int, lam0=None, check_level: int | None = None):
-    """One alpha-frame problem on the sparse rule of ``level``.
+def rules(family: str, target, dim: int, order: int, level: int, sigma: float):
+    """Solve and check rules ``((points, weights), (points, weights))`` of a family:
+    ``"sparse"`` (:func:`point_rule`) or ``"adapted"``
+    (:func:`jaxopt_lab.maxent.adapted.adapted_rule`, from the alpha-frame ``target [K]``);
+    the check rule is ``CHECK_LEVELS`` levels up; and the start ``[K]``: the Gaussian, or
+    for ``"adapted"`` the product of the marginals (:func:`adapted.product_start`)."""
+    if family == "sparse":
+        scale = alpha(order)
+        return (point_rule(dim, level, sigma, scale),
+                point_rule(dim, level + CHECK_LEVELS, sigma, scale), gaussian_start(dim, order))
+    white = np.asarray(target) * _white_scale(dim, order)
+    pts, wts, frame = adapted.adapted_rule(white, dim, order, level)
+    cpts, cwts, _ = adapted.adapted_rule(white, dim, order, level + CHECK_LEVELS, frame)
+    return (pts, wts), (cpts, cwts), adapted.product_start(dim, order, frame)
+
+
+def solve_points(target, dim: int, order: int, rule, check, *, tol: float,
+                 moment_tol: float, max_steps: int, lam0=None):
+    """One alpha-frame problem on a point rule.
 
     Args:
       target: ``[K]`` alpha-frame moments. lam0: ``[K]`` start (None: the Gaussian).
-      check_level: level of the check rule (None: ``level + CHECK_LEVELS``).
+      rule, check: ``(points [P, dim], weights [P])`` of the solve and the check rule.
 
     Returns:
       dict: ``multipliers [K]``, ``basis [K, K]``, ``result``, ``iterations``,
       ``grad_norm``, ``moment_error`` (check rule), ``top_form_max``, ``integrable``,
       ``num_points``, ``negative_curvature``.
     """
-    scale = alpha(order)
-    pts, wts = _padded(*point_rule(dim, level, sigma, scale), CHUNK)
-    num_points = int(smolyak_hermite(dim, level)[1].shape[0])
+    pts, wts = _padded(*rule, CHUNK)
+    num_points = int(rule[1].shape[0])
     coeffs = jnp.asarray(start_basis(dim, order))
     target = jnp.asarray(target)
     lam = jnp.asarray(gaussian_start(dim, order) if lam0 is None else lam0)
@@ -140,7 +157,10 @@ def solve_points(target, dim: int, order: int, level: int, sigma: float, *, tol:
         ev = jnp.maximum(jnp.abs(ev), 1e-12 * jnp.max(jnp.abs(ev)))
         step = coeffs @ (vec @ (-(vec.T @ grad) / ev))
         f0, slope = float(value(lam)), float((mom - target) @ step)
-        zeta, accepted = 1.0, False
+        # damped Newton: zeta0 = 1 / (1 + decrement) while far from the minimum (a
+        # negative-weight rule's dual can be unbounded below away from the answer).
+        decrement = math.sqrt(max(-slope, 0.0))
+        zeta, accepted = (1.0 if decrement < 0.25 else 1.0 / (1.0 + decrement)), False
         for _ in range(MAX_LINE_SEARCH):
             trial = lam + zeta * step
             ft = float(value(trial))
@@ -152,9 +172,7 @@ def solve_points(target, dim: int, order: int, level: int, sigma: float, *, tol:
             code = int(Result.line_search_failed)
             break
         lam = trial
-    check = check_level if check_level is not None else level + CHECK_LEVELS
-    cpts, cwts = point_rule(dim, check, sigma, scale)
-    mu = point_moments(lam, cpts, cwts, order)
+    mu = point_moments(lam, check[0], check[1], order)
     err = float(moment_error(jnp.asarray(mu), target, dim, order))
     ok, top, _ = integrability(lam, dim, order)
     ok = bool(ok)
@@ -184,9 +202,11 @@ def run(config, problem, todo: np.ndarray, start: np.ndarray | None = None):
         if start is not None and np.all(np.isfinite(start[b])):
             lam0 = start[b]
         if todo[b]:
-            rows.append(solve_points(np.asarray(problem.moments[b]), dim, order, config.level,
-                                     sigma, tol=config.tol, moment_tol=config.moment_tol,
-                                     max_steps=config.max_steps, lam0=lam0))
+            target = np.asarray(problem.moments[b])
+            rule, check, start0 = rules(config.rule, target, dim, order, config.level, sigma)
+            rows.append(solve_points(target, dim, order, rule, check, tol=config.tol,
+                                     moment_tol=config.moment_tol, max_steps=config.max_steps,
+                                     lam0=start0 if lam0 is None else lam0))
         else:
             rows.append(dict(multipliers=gaussian_start(dim, order),
                              basis=start_basis(dim, order), result=int(Result.max_steps),
