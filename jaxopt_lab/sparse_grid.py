@@ -28,7 +28,9 @@ import numpy as np
 
 from jaxopt_lab.quadrature import gauss_hermite
 
-__all__ = ["smolyak", "smolyak_hermite", "sparse_size", "nodes_at_level", "gauss_from_measure"]
+__all__ = ["smolyak", "smolyak_blocks", "smolyak_hermite", "sparse_size", "nodes_at_level",
+           "gauss_from_measure",
+           "positive_rule"]
 
 
 def nodes_at_level(level: int, growth: str = "linear") -> int:
@@ -58,20 +60,37 @@ def smolyak(dim: int, level: int, rule_fn, growth: str = "linear"):
         product of the axes' weights).
       growth: as :func:`nodes_at_level`.
     """
+    def component(axis, lev):
+        nodes, weights = rule_fn(axis, nodes_at_level(lev, growth))
+        return np.asarray(nodes)[:, None], np.asarray(weights)
+
+    return smolyak_blocks([1] * dim, level, component)
+
+
+def smolyak_blocks(sizes, level: int, rule_fn):
+    """Smolyak combination over components of ``sizes[c]`` coordinates each.
+
+    ``rule_fn(c, l) -> (points [n, sizes[c]], weights [n])`` is component ``c``'s rule of
+    level ``l >= 1``, exact for polynomials of degree ``>= 2 l - 1`` in its coordinates; the
+    grid (over ``sum(sizes)`` coordinates, components in order) is exact to total degree
+    ``2 level + 1``. Returns ``points [P, sum(sizes)]``, ``weights [P]``; coincident points
+    merged.
+    """
+    dim = len(sizes)
     q = level + dim
     rules = {}
     pts, wts = [], []
     for total in range(max(dim, q - dim + 1), q + 1):
         coef = (-1) ** (q - total) * math.comb(dim - 1, q - total)
         for lv in _levels(dim, total):
-            for axis, lev in enumerate(lv):
-                if (axis, lev) not in rules:
-                    rules[axis, lev] = rule_fn(axis, nodes_at_level(lev, growth))
-            axes = [rules[axis, lev] for axis, lev in enumerate(lv)]
-            grids = np.meshgrid(*[a[0] for a in axes], indexing="ij")
-            wgrid = functools.reduce(np.multiply.outer, [a[1] for a in axes])
-            pts.append(np.stack([g.reshape(-1) for g in grids], axis=-1))
-            wts.append(coef * wgrid.reshape(-1))
+            for c, lev in enumerate(lv):
+                if (c, lev) not in rules:
+                    rules[c, lev] = rule_fn(c, lev)
+            parts = [rules[c, lev] for c, lev in enumerate(lv)]
+            index = np.stack([g.reshape(-1) for g in np.meshgrid(
+                *[np.arange(len(p[1])) for p in parts], indexing="ij")], axis=-1)
+            pts.append(np.concatenate([p[0][index[:, c]] for c, p in enumerate(parts)], axis=1))
+            wts.append(coef * np.prod([p[1][index[:, c]] for c, p in enumerate(parts)], axis=0))
     pts = np.concatenate(pts)
     wts = np.concatenate(wts)
     # Merge coincident points (symmetric 1-D rules share exact values such as 0).
@@ -121,6 +140,28 @@ def gauss_from_measure(nodes, weights, n: int) -> tuple[np.ndarray, np.ndarray]:
     jac = np.diag(a) + np.diag(b[1:], 1) + np.diag(b[1:], -1)
     ev, vec = np.linalg.eigh(jac)
     return ev, mass * vec[0] ** 2
+
+
+def positive_rule(points, weights, degree: int) -> tuple[np.ndarray, np.ndarray]:
+    """A positive rule on a subset of ``points [m, d]`` with the same integrals as the fine
+    rule ``weights [m]`` (>= 0) for every polynomial of total degree ``<= degree``
+    (Tchakaloff's theorem; non-negative least squares in a basis orthonormal for the fine
+    rule, so at most ``C(degree + d, d)`` points). Returns ``points [n, d]``, ``weights [n]``.
+    """
+    from scipy.optimize import nnls
+
+    x = np.asarray(points, np.float64)
+    w = np.asarray(weights, np.float64)
+    scale = np.max(np.abs(x)) or 1.0
+    cheb = [np.polynomial.chebyshev.chebvander(x[:, k] / scale, degree) for k in range(x.shape[1])]
+    exps = [e for e in itertools.product(range(degree + 1), repeat=x.shape[1]) if sum(e) <= degree]
+    phi = np.stack([np.prod([cheb[k][:, e[k]] for k in range(x.shape[1])], axis=0)
+                    for e in exps])
+    q, _ = np.linalg.qr((phi * np.sqrt(w)).T)
+    mat = (q * np.sqrt(w)[:, None]).T  # row r: psi_r(x_i) w_i
+    y, _ = nnls(mat, mat.sum(axis=1), maxiter=50 * mat.shape[1])
+    keep = y > 0
+    return x[keep], (y * w)[keep]
 
 
 def smolyak_hermite(dim: int, level: int, growth: str = "linear") -> tuple[np.ndarray, np.ndarray]:

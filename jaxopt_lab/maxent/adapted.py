@@ -33,16 +33,26 @@ import math
 
 import numpy as np
 
-from jaxopt_lab.maxent.multiindex import index_of
+from jaxopt_lab.maxent.multiindex import _monomials_np as monomials_np
+from jaxopt_lab.maxent.multiindex import index_of, multi_indices
 from jaxopt_lab.maxent.precondition import affine_matrix, alpha
-from jaxopt_lab.sparse_grid import gauss_from_measure, smolyak
+from jaxopt_lab.sparse_grid import (gauss_from_measure, nodes_at_level, positive_rule,
+                                    smolyak_blocks)
 
-__all__ = ["cumulant4", "jade_rotation", "marginal_multipliers", "adapted_rule", "product_start",
+__all__ = ["cumulant4", "jade_rotation", "components", "marginal_multipliers", "adapted_rule",
+           "product_start", "BLOCK_POINTS", "BLOCK_RADIUS", "MAX_BLOCK", "DEPENDENCE_TOL",
            "MARGIN_POINTS", "MARGIN_RADIUS"]
 
 #: Legendre nodes and half-width (standardised units) of the discretised marginal measure.
 MARGIN_POINTS = 1200
 MARGIN_RADIUS = 14.0
+#: Tensor Legendre nodes per axis and half-width of a 2-D group's fine measure.
+BLOCK_POINTS = 120
+BLOCK_RADIUS = 9.0
+#: Largest group of coupled axes given its own rule (larger groups are split into axes).
+MAX_BLOCK = 2
+#: Axes i, j are coupled if their cumulant slice's norm exceeds this fraction of the largest.
+DEPENDENCE_TOL = 1e-3
 _SWEEPS = 100
 
 
@@ -88,21 +98,51 @@ def jade_rotation(cum: np.ndarray, tol: float = 1e-12) -> np.ndarray:
     return v
 
 
-def marginal_multipliers(white, dim: int, order: int, rotation) -> np.ndarray:
-    """``[dim, order + 1]`` 1-D maxent multipliers of the marginals of ``u = V^T w``."""
+def components(cum_rotated: np.ndarray, max_size: int = MAX_BLOCK) -> tuple[tuple[int, ...], ...]:
+    """Groups of axes that the rotated cumulants ``[d, d, d, d]`` couple: the connected
+    components of ``D_ij = |k[i, j, :, :]| > DEPENDENCE_TOL max_ij D_ij``; a group larger
+    than ``max_size`` is split into single axes (treated as independent)."""
+    dim = cum_rotated.shape[0]
+    dep = np.sqrt(np.sum(cum_rotated**2, axis=(2, 3)))
+    np.fill_diagonal(dep, 0.0)
+    linked = dep > DEPENDENCE_TOL * max(np.max(dep), 1e-300)
+    seen, groups = set(), []
+    for start in range(dim):
+        if start in seen:
+            continue
+        stack, group = [start], set()
+        while stack:
+            i = stack.pop()
+            if i not in group:
+                group.add(i)
+                stack.extend(np.flatnonzero(linked[i]).tolist())
+        seen |= group
+        group = tuple(sorted(group))
+        groups.extend([group] if len(group) <= max_size else [(i,) for i in group])
+    return tuple(groups)
+
+
+def marginal_multipliers(white, dim: int, order: int, rotation, groups) -> list:
+    """Maxent multipliers (graded order in the group's coordinates) of the marginal of each
+    group of ``u = V^T w``: the tensor solver in ``len(group)`` dimensions."""
     from jaxopt_lab.maxent.api import solve
     from jaxopt_lab.maxent.config import Config
 
     mom_u = affine_matrix(dim, order, np.asarray(rotation).T, np.zeros(dim)) @ white
     table = index_of(dim, order)
     out = []
-    for k in range(dim):
-        m1 = np.array([mom_u[table[tuple(p if a == k else 0 for a in range(dim))]]
-                       for p in range(order + 1)])
-        m1[0] = 1.0
-        sol = solve(m1, Config(1, order, moment_tol=1e-10))
-        out.append(sol.value)
-    return np.asarray(out)
+    for group in groups:
+        sub = multi_indices(len(group), order)
+        pos = []
+        for row in sub:
+            full = [0] * dim
+            for g, p in zip(group, row):
+                full[g] = int(p)
+            pos.append(table[tuple(full)])
+        m = mom_u[pos]
+        m[0] = 1.0
+        out.append(solve(m, Config(len(group), order, moment_tol=1e-10)).value)
+    return out
 
 
 @functools.lru_cache(maxsize=1)
@@ -110,21 +150,45 @@ def _legendre():
     return np.polynomial.legendre.leggauss(MARGIN_POINTS)
 
 
+def _log_g(lam, order, u):
+    """``log g(u)`` of a group's marginal at ``u [n, d_c]``."""
+    return np.asarray(monomials_np(u, order)) @ lam
+
+
+def _component_rule(lam, size, order, lev):
+    """Level-``lev`` rule of a group's marginal weight: the Gauss rule of ``2 lev - 1``
+    nodes (1-D) or a positive rule exact to degree ``2 lev - 1`` (2-D)."""
+    x, w = _legendre()
+    if size == 1:
+        x, w = MARGIN_RADIUS * x, MARGIN_RADIUS * w
+        dens = w * np.exp(np.minimum(_log_g(lam, order, x[:, None]), 700.0))
+        nodes, weights = gauss_from_measure(x, dens, nodes_at_level(lev))
+        return nodes[:, None], weights
+    x, w = np.polynomial.legendre.leggauss(BLOCK_POINTS)
+    x, w = BLOCK_RADIUS * x, BLOCK_RADIUS * w
+    grid = np.stack([g.reshape(-1) for g in np.meshgrid(x, x, indexing="ij")], axis=-1)
+    dens = np.outer(w, w).reshape(-1) * np.exp(np.minimum(_log_g(lam, order, grid), 700.0))
+    keep = dens > 1e-300
+    return positive_rule(grid[keep], dens[keep], 2 * lev - 1)
+
+
 def product_start(dim: int, order: int, frame) -> np.ndarray:
-    """``[K]`` alpha-frame multipliers of ``prod_k g_k(u_k)``, ``u = alpha V^T z``: the
+    """``[K]`` alpha-frame multipliers of ``prod_c g_c(u_c)``, ``u = alpha V^T z``: the
     product of the maxent marginals, the start of a solve on the adapted rule (the answer
-    itself when the density is a product in that frame)."""
-    v, lam1 = frame
+    itself when the density is a product over the groups in that frame)."""
+    v, groups, lams = frame[:3]
     table = index_of(dim, order)
     lam_u = np.zeros(len(table))
-    for k in range(dim):
-        lam_u[0] += lam1[k][0]
-        for p in range(1, order + 1):
-            lam_u[table[tuple(p if a == k else 0 for a in range(dim))]] += lam1[k][p]
+    for group, lam in zip(groups, lams):
+        for row, val in zip(multi_indices(len(group), order), lam):
+            full = [0] * dim
+            for g, p in zip(group, row):
+                full[g] = int(p)
+            lam_u[table[tuple(full)]] += val
     scale = alpha(order)
-    lam = affine_matrix(dim, order, scale * np.asarray(v).T, np.zeros(dim)).T @ lam_u
-    lam[0] += dim * math.log(scale)
-    return lam
+    out = affine_matrix(dim, order, scale * np.asarray(v).T, np.zeros(dim)).T @ lam_u
+    out[0] += dim * math.log(scale)
+    return out
 
 
 def adapted_rule(white, dim: int, order: int, level: int, frame=None):
@@ -133,26 +197,30 @@ def adapted_rule(white, dim: int, order: int, level: int, frame=None):
     Args:
       white: ``[K]`` standardised moments (the alpha-frame moments times ``alpha^|i|``).
       level: Smolyak level (>= 0).
-      frame: optional ``(V [dim, dim], marginals [dim, order + 1])`` from an earlier call
-        (the check rule reuses the solve rule's frame).
+      frame: optional ``(V, groups, marginals, rules)`` from an earlier call (the check
+        rule reuses the solve rule's frame and component rules).
 
     Returns:
       ``points [P, dim]``, ``weights [P]`` (``sum_p W_p F(z_p) ~ int F(z) dz``) and the frame.
     """
     if frame is None:
-        v = jade_rotation(cumulant4(white, dim, order))
-        frame = (v, marginal_multipliers(white, dim, order, v))
-    v, lam1 = frame
-    x, w = _legendre()
-    x, w = MARGIN_RADIUS * x, MARGIN_RADIUS * w
+        cum = cumulant4(white, dim, order)
+        v = jade_rotation(cum)
+        groups = components(np.einsum("ijkl,ia,jb,kc,ld->abcd", cum, v, v, v, v))
+        frame = (v, groups, marginal_multipliers(white, dim, order, v, groups), {})
+    v, groups, lams, cache = frame
 
-    def log_g(k, u):
-        return np.polynomial.polynomial.polyval(u, lam1[k])
+    def rule_fn(c, lev):
+        if (c, lev) not in cache:
+            cache[c, lev] = _component_rule(lams[c], len(groups[c]), order, lev)
+        return cache[c, lev]
 
-    def rule_fn(axis, n):
-        return gauss_from_measure(x, w * np.exp(np.minimum(log_g(axis, x), 700.0)), n)
-
-    u, wu = smolyak(dim, level, rule_fn)
-    log_div = sum(log_g(k, u[:, k]) for k in range(dim))
+    u, wu = smolyak_blocks([len(g) for g in groups], level, rule_fn)
+    log_div = np.zeros(len(wu))
+    start = 0
+    for group, lam in zip(groups, lams):
+        log_div += _log_g(lam, order, u[:, start:start + len(group)])
+        start += len(group)
+    axes = np.concatenate(groups)  # the grid's columns are the groups' axes in order
     scale = alpha(order)
-    return (u @ v.T) / scale, wu * np.exp(-log_div - dim * math.log(scale)), frame
+    return (u @ v[:, axes].T) / scale, wu * np.exp(-log_div - dim * math.log(scale)), frame

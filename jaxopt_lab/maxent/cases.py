@@ -255,6 +255,11 @@ def _cases():
         4, [block(4, lam_terms=BLOCKS_2D[k]) for k in ["ring", "tilted"] * 2],
         _dense_map(8, 11), np.linspace(0.5, -0.5, 8), "8d4_blocks2",
         "four coupled 2-D blocks (ring, tilted), dense mixing, shifted")
+    c["8d4_blocks3"] = lambda: block_product(
+        4, [block(4, lam_terms=BLOCKS_2D["tilted"]), block(4, "bimodal"), block(4, "skewed"),
+            block(4, lam_terms=BLOCKS_2D["ring"]), block(4, "skewed"), block(4, "gauss")],
+        _dense_map(8, 12), np.linspace(-0.5, 1.0, 8), "8d4_blocks3",
+        "two coupled 2-D blocks and four 1-D blocks, dense mixing, shifted")
     return c
 
 
@@ -262,7 +267,7 @@ CASES = _cases()
 ENVELOPE = ["2d8_gauss", "2d8_bimodal", "2d8_trimodal", "2d8_coupled", "3d6_gauss",
             "3d6_mixed", "3d6_coupled", "3d6_trimodal", "4d4_gauss", "4d4_mixed"]
 BEYOND = ["3d8_mixed", "5d4_mixed", "5d4_quartic"]
-EIGHT_D = ["8d4_blocks1", "8d4_blocks2"]
+EIGHT_D = ["8d4_blocks1", "8d4_blocks2", "8d4_blocks3"]
 
 
 @functools.lru_cache(maxsize=64)

@@ -90,3 +90,66 @@ def test_block_product_multipliers_by_the_tensor_solver():
     sol = maxent.solve(c.moments, maxent.Config(2, 4))
     assert Result.names(sol.result) == "converged"
     np.testing.assert_allclose(sol.value, c.multipliers, atol=1e-7)
+
+
+@pytest.mark.slow
+def test_adapted_rule_is_exact_for_a_block_product_8d():
+    # Four coupled 2-D blocks mixed densely in 8-D: the cumulant frame finds the pairs, and
+    # the adapted level-3 grid integrates the exact answer's moments to round-off.
+    from jaxopt_lab.maxent import adapted
+    from jaxopt_lab.maxent.fixed_rule import _white_scale
+    from jaxopt_lab.maxent.precondition import forward_multipliers
+    c = cases.make_case("8d4_blocks2")
+    pre = precondition(c.moments[None], 8, 4)
+    target = forward_moments(pre, c.moments[None])[0]
+    lam = forward_multipliers(pre, c.multipliers[None])[0]
+    pts, wts, frame = adapted.adapted_rule(target * _white_scale(8, 4), 8, 4, 3)
+    assert sorted(len(g) for g in frame[1]) == [2, 2, 2, 2]
+    mu = pointset.point_moments(lam, pts, wts, 4)
+    assert float(moment_error(mu, target, 8, 4)) < 1e-9
+    # and the product of the marginals is the exact answer
+    np.testing.assert_allclose(adapted.product_start(8, 4, frame), lam, atol=1e-8)
+
+
+def test_adapted_solve_4d_against_exact_multipliers():
+    c = cases.make_case("4d4_mixed")
+    sol = maxent.solve(c.moments, maxent.Config(4, 4, rule="adapted", level=3))
+    assert Result.names(sol.result) == "converged"
+    assert sol.stats["moment_error"] < 1e-9
+    np.testing.assert_allclose(sol.value, c.multipliers, atol=1e-9)
+
+
+def test_jade_recovers_a_known_rotation():
+    # cumulants of independent components rotated by a known V: jade_rotation undoes it up
+    # to signs and order of the axes.
+    from jaxopt_lab.maxent import adapted
+    rng = np.random.default_rng(0)
+    dim = 4
+    kurt = np.array([-1.2, 2.0, 0.5, -0.6])
+    diag = np.zeros((dim,) * 4)
+    for i in range(dim):
+        diag[i, i, i, i] = kurt[i]
+    v, _ = np.linalg.qr(rng.standard_normal((dim, dim)))
+    cum = np.einsum("abcd,ia,jb,kc,ld->ijkl", diag, v, v, v, v)
+    got = adapted.jade_rotation(cum)
+    overlap = np.abs(got.T @ v)
+    np.testing.assert_allclose(np.sort(overlap.max(axis=1)), np.ones(dim), atol=1e-8)
+
+
+def test_positive_rule_and_gauss_from_measure():
+    from jaxopt_lab.sparse_grid import gauss_from_measure, positive_rule
+    x, w = np.polynomial.legendre.leggauss(200)
+    x = 10 * x
+    w = 10 * w * np.exp(-x**2 / 2)
+    nodes, weights = gauss_from_measure(x, w, 5)
+    ref = np.polynomial.hermite_e.hermegauss(5)
+    np.testing.assert_allclose(nodes, ref[0], atol=1e-10)
+    np.testing.assert_allclose(weights, ref[1], rtol=1e-10)
+    grid = np.stack([g.reshape(-1) for g in np.meshgrid(x[::4], x[::4], indexing="ij")], -1)
+    gw = np.outer(w[::4], w[::4]).reshape(-1)
+    pts, pw = positive_rule(grid, gw, 5)
+    assert np.all(pw > 0) and len(pw) <= 21
+    for e in [(0, 0), (2, 0), (2, 2), (4, 1), (0, 5)]:
+        want = np.sum(gw * grid[:, 0] ** e[0] * grid[:, 1] ** e[1])
+        got = np.sum(pw * pts[:, 0] ** e[0] * pts[:, 1] ** e[1])
+        assert got == pytest.approx(want, rel=1e-8, abs=1e-8)
