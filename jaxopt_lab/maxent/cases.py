@@ -10,6 +10,9 @@ Each case is ``rho(x) = exp(sum_i lambda_i x^i)`` with lambda known exactly. Two
   a non-zero mean b.
 * **Coupled** 2-D/3-D densities (not products in any frame): moments by direct tensor
   Gauss-Legendre quadrature on a box (:func:`jaxopt_lab.maxent.moments_of_density`).
+* **Block products** (:func:`block_product`, the 8-D cases): independent 1-D or coupled
+  2-D blocks mixed by a dense linear map; block moments by 1-D or 2-D Legendre rules, the
+  rest exact (products, then the polynomial change of variables).
 
 No part of the solver's Gauss-Hermite path is used to make the reference moments.
 

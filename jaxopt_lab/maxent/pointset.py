@@ -16,8 +16,13 @@ Newton on the dual (5.2), in the coordinates of the start Hermite basis ``C``
 not be positive definite: each step uses the eigen-decomposition of ``C^T H C`` with every
 eigenvalue replaced by ``max(|ev|, 1e-12 max |ev|)`` (a positive definite modification;
 equal to Newton where the Hessian is positive definite), and a backtracking Armijo search
-on the discrete dual. Its minimum count of non-positive eigenvalues over the solve is
-reported (``stats["negative_curvature"]``). Stopping: ``max |grad| < tol`` in the start basis.
+on the discrete dual, started at ``1 / (1 + Newton decrement)`` while the decrement is
+above 1/4 (away from the answer a negative-weight rule's dual can be unbounded below).
+:func:`solve_points` reports the smallest count of non-positive eigenvalues met
+(``negative_curvature``). Stopping: ``max |grad| < tol`` in the start basis.
+
+``Config(rule="adapted", level=k)`` uses the rule of :mod:`jaxopt_lab.maxent.adapted`
+instead (built from the target moments) and starts from the product of its marginals.
 """
 
 from __future__ import annotations
