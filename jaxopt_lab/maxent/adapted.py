@@ -51,7 +51,8 @@ BLOCK_POINTS = 120
 BLOCK_RADIUS = 9.0
 #: Largest group of coupled axes given its own rule (larger groups are split into axes).
 MAX_BLOCK = 2
-#: Axes i, j are coupled if their cumulant slice's norm exceeds this fraction of the largest.
+#: Axes i, j are coupled if their cumulant slice's norm exceeds this fraction of the largest
+#: cumulant.
 DEPENDENCE_TOL = 1e-3
 _SWEEPS = 100
 
@@ -100,12 +101,12 @@ def jade_rotation(cum: np.ndarray, tol: float = 1e-12) -> np.ndarray:
 
 def components(cum_rotated: np.ndarray, max_size: int = MAX_BLOCK) -> tuple[tuple[int, ...], ...]:
     """Groups of axes that the rotated cumulants ``[d, d, d, d]`` couple: the connected
-    components of ``D_ij = |k[i, j, :, :]| > DEPENDENCE_TOL max_ij D_ij``; a group larger
+    components of ``D_ij = |k[i, j, :, :]| > DEPENDENCE_TOL max |k|``; a group larger
     than ``max_size`` is split into single axes (treated as independent)."""
     dim = cum_rotated.shape[0]
     dep = np.sqrt(np.sum(cum_rotated**2, axis=(2, 3)))
     np.fill_diagonal(dep, 0.0)
-    linked = dep > DEPENDENCE_TOL * max(np.max(dep), 1e-300)
+    linked = dep > DEPENDENCE_TOL * max(np.max(np.abs(cum_rotated)), 1e-300)
     seen, groups = set(), []
     for start in range(dim):
         if start in seen:

@@ -153,3 +153,17 @@ def test_positive_rule_and_gauss_from_measure():
         want = np.sum(gw * grid[:, 0] ** e[0] * grid[:, 1] ** e[1])
         got = np.sum(pw * pts[:, 0] ** e[0] * pts[:, 1] ** e[1])
         assert got == pytest.approx(want, rel=1e-8, abs=1e-8)
+
+
+def test_components_split_independent_axes_and_keep_coupled_pairs():
+    from jaxopt_lab.maxent import adapted
+    cum = np.zeros((3,) * 4)
+    for i in range(3):
+        cum[i, i, i, i] = -1.0 + 0.5 * i
+    cum[0, 0, 1, 1] = cum[1, 1, 0, 0] = cum[0, 1, 0, 1] = cum[1, 0, 1, 0] = 0.3
+    cum[0, 1, 1, 0] = cum[1, 0, 0, 1] = 0.3
+    assert adapted.components(cum) == ((0, 1), (2,))
+    diag = np.zeros((2,) * 4)
+    diag[0, 0, 0, 0], diag[1, 1, 1, 1] = -1.0, 0.7
+    diag[0, 1, 0, 1] = 1e-15  # round-off is not coupling
+    assert adapted.components(diag) == ((0,), (1,))
