@@ -27,7 +27,7 @@ import numpy as np
 from jaxopt_lab import _checks
 from jaxopt_lab.core import Result, Solution
 from jaxopt_lab.maxent import densities
-from jaxopt_lab.maxent import ladder
+from jaxopt_lab.maxent import ladder, pointset
 from jaxopt_lab.maxent.config import Config
 from jaxopt_lab.maxent.multiindex import moments_from_samples
 from jaxopt_lab.maxent.precondition import backward_multipliers, forward_multipliers
@@ -225,7 +225,12 @@ def _solve(m, config: Config, batched: bool, log_prior: Callable | None = None,
             if jnp.shape(probe) != () or not np.isfinite(float(probe)):
                 raise ValueError("prior_log_density must return a finite scalar at the mean")
         todo = prep.result == int(Result.converged)
-        out = ladder.run(config, prep.problem, todo, batched, log_prior, start)
+        if config.rule != "tensor":
+            if log_prior is not None:
+                raise ValueError('prior_log_density needs rule="tensor"')
+            out = pointset.run(config, prep.problem, todo, start)
+        else:
+            out = ladder.run(config, prep.problem, todo, batched, log_prior, start)
     return _solution(prep, out, todo, sign=1.0 if log_prior is not None else -1.0)
 
 

@@ -10,6 +10,9 @@ Each case is ``rho(x) = exp(sum_i lambda_i x^i)`` with lambda known exactly. Two
   a non-zero mean b.
 * **Coupled** 2-D/3-D densities (not products in any frame): moments by direct tensor
   Gauss-Legendre quadrature on a box (:func:`jaxopt_lab.maxent.moments_of_density`).
+* **Block products** (:func:`block_product`, the 8-D cases): independent 1-D or coupled
+  2-D blocks mixed by a dense linear map; block moments by 1-D or 2-D Legendre rules, the
+  rest exact (products, then the polynomial change of variables).
 
 No part of the solver's Gauss-Hermite path is used to make the reference moments.
 
@@ -29,7 +32,8 @@ from jaxopt_lab.maxent.densities import moments_of_density
 from jaxopt_lab.maxent.multiindex import index_of, moments_from_samples, multi_indices
 from jaxopt_lab.maxent.precondition import affine_matrix
 
-__all__ = ["Case", "make_case", "CASES", "ENVELOPE", "BEYOND", "mixed_uniform_samples"]
+__all__ = ["Case", "make_case", "CASES", "ENVELOPE", "BEYOND", "EIGHT_D", "block_product",
+           "block", "BLOCKS_2D", "mixed_uniform_samples"]
 
 
 class Case(NamedTuple):
@@ -111,6 +115,69 @@ def rotated_product(dim, order, factors, matrix, shift, name="", description="")
     return Case(name, dim, order, lam, m, description)
 
 
+def block_product(order, blocks, matrix, shift, name="", description=""):
+    """Case ``x = A^{-1} y + b`` with ``y`` a product of independent low-dimensional blocks.
+
+    ``rho(x) = |det A| prod_b g_b(y_b)``, ``y = A (x - b)`` split into consecutive blocks;
+    each block ``g_b = exp(sum_i c_i y_b^i)`` is an order-``order`` exp-polynomial density
+    with its own (normalised) multipliers and moments, given as ``(dim_b, lam_b [K_b],
+    m_b [K_b])`` (:func:`block`). The moments of y are products of block moments (the blocks
+    are independent), those of x follow multilinearly through the affine map, and the
+    exact multipliers by composing the exponent with ``y = A (x - b)``: no quadrature in
+    the full dimension.
+    """
+    dim = sum(blk[0] for blk in blocks)
+    idx = multi_indices(dim, order)
+    table = index_of(dim, order)
+    lam_y = np.zeros(len(idx))
+    m_y = np.ones(len(idx))
+    start = 0
+    for bdim, lam_b, m_b in blocks:
+        btable = index_of(bdim, order)
+        sub = idx[:, start:start + bdim]
+        pos = np.array([btable[tuple(int(v) for v in r)] for r in sub])
+        m_y *= np.asarray(m_b)[pos]
+        for key, k in btable.items():
+            full = [0] * dim
+            full[start:start + bdim] = key
+            lam_y[table[tuple(full)]] += lam_b[k]
+        start += bdim
+    a = np.asarray(matrix, np.float64)
+    b = np.asarray(shift, np.float64)
+    lam = affine_matrix(dim, order, a, b).T @ lam_y
+    lam[0] += np.log(abs(np.linalg.det(a)))
+    m = affine_matrix(dim, order, np.linalg.inv(a), -a @ b) @ m_y
+    m[0] = 1.0
+    return Case(name, dim, order, lam, m, description)
+
+
+def block(order, factor=None, lam_terms=None, half_width=7.0, num_points=200):
+    """One block of :func:`block_product`: a 1-D factor of :data:`FACTORS` by name
+    (moments by the 1500-node Legendre rule), or a 2-D block with explicit multipliers
+    ``lam_terms`` (dict multi-index -> value; moments by a ``num_points``^2 Legendre rule
+    on ``[-half_width, half_width]^2``). Returns ``(dim_b, lam_b, m_b)``."""
+    if factor is not None:
+        c = list(FACTORS[order][factor]) + [0.0] * (order + 1 - len(FACTORS[order][factor]))
+        c0, mom = _factor_moments(tuple(c), order)
+        return 1, np.array([c0] + c[1:]), mom
+    case = coupled(2, order, lam_terms, half_width, num_points)
+    return 2, case.multipliers, case.moments
+
+
+#: 2-D order-4 blocks (coupled: not products in any frame) for the 8-D cases.
+BLOCKS_2D = {
+    "ring": {(2, 0): 1.0, (0, 2): 1.0, (4, 0): -0.25, (0, 4): -0.25, (2, 2): -0.5},
+    "tilted": {(1, 0): 0.3, (2, 0): -0.3, (1, 1): 0.6, (0, 2): 0.4, (3, 0): 0.1,
+               (2, 1): -0.15, (4, 0): -0.12, (0, 4): -0.2, (2, 2): -0.1},
+}
+
+
+def _dense_map(dim, seed):
+    """A dense, well-conditioned ``[dim, dim]`` map ``I + G / (2 sqrt(dim))``, G Gaussian."""
+    rng = np.random.default_rng(seed)
+    return np.eye(dim) + rng.standard_normal((dim, dim)) / (2.0 * math.sqrt(dim))
+
+
 def coupled(dim, order, lam_terms, half_width, num_points, name="", description=""):
     """Case with explicit multipliers (dict multi-index -> value); moments by Legendre."""
     table = index_of(dim, order)
@@ -182,6 +249,20 @@ def _cases():
         _rotation(5, 9, [1.0, 1.5, 0.7, 1.2, 0.9]), [1.0, -1.0, 0.5, 0.0, 0.3], "5d4_quartic",
         "as 5d4_mixed with the Gaussian factor replaced by a skewed quartic one, so the "
         "quartic form is negative definite (5d4_mixed's is only semidefinite)")
+    # ---- 8D order 4 (494): independent blocks mixed by a dense map
+    c["8d4_blocks1"] = lambda: block_product(
+        4, [block(4, f) for f in ["bimodal", "skewed", "gauss", "skewed"] * 2],
+        _dense_map(8, 10), np.linspace(-1.0, 1.0, 8), "8d4_blocks1",
+        "eight 1-D blocks (bimodal, skewed, Gaussian), dense mixing, shifted")
+    c["8d4_blocks2"] = lambda: block_product(
+        4, [block(4, lam_terms=BLOCKS_2D[k]) for k in ["ring", "tilted"] * 2],
+        _dense_map(8, 11), np.linspace(0.5, -0.5, 8), "8d4_blocks2",
+        "four coupled 2-D blocks (ring, tilted), dense mixing, shifted")
+    c["8d4_blocks3"] = lambda: block_product(
+        4, [block(4, lam_terms=BLOCKS_2D["tilted"]), block(4, "bimodal"), block(4, "skewed"),
+            block(4, lam_terms=BLOCKS_2D["ring"]), block(4, "skewed"), block(4, "gauss")],
+        _dense_map(8, 12), np.linspace(-0.5, 1.0, 8), "8d4_blocks3",
+        "two coupled 2-D blocks and four 1-D blocks, dense mixing, shifted")
     return c
 
 
@@ -189,6 +270,7 @@ CASES = _cases()
 ENVELOPE = ["2d8_gauss", "2d8_bimodal", "2d8_trimodal", "2d8_coupled", "3d6_gauss",
             "3d6_mixed", "3d6_coupled", "3d6_trimodal", "4d4_gauss", "4d4_mixed"]
 BEYOND = ["3d8_mixed", "5d4_mixed", "5d4_quartic"]
+EIGHT_D = ["8d4_blocks1", "8d4_blocks2", "8d4_blocks3"]
 
 
 @functools.lru_cache(maxsize=64)

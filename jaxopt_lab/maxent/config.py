@@ -56,7 +56,8 @@ from jaxopt_lab import _checks
 
 __all__ = ["Config", "AUTO_RULES", "CLOSURE_RULES", "COARSE_STEPS", "COARSE_TOL", "DTYPES",
            "rung_dtypes", "FIRST_RUNG_STEPS", "FALLBACK_SIGMA", "METHODS", "ladder",
-           "attempts", "PAD_POINTS", "PAD_RATIO", "padded_sizes"]
+           "attempts", "PAD_POINTS", "PAD_RATIO", "padded_sizes", "RULE_FAMILIES",
+           "SPARSE_SIGMA"]
 
 #: ``"auto"``: BFGS with a Newton fallback for one problem, Newton for a batch.
 METHODS = ("auto", "bfgs", "newton")
@@ -108,6 +109,10 @@ FALLBACK_SIGMA = 0.5
 #: padded to its largest T while that grid has at most ``max(PAD_POINTS, PAD_RATIO * n0)``
 #: points, ``n0`` the grid of the group's first rung (each class compiles once).
 PAD_POINTS = 1 << 12
+#: Rule families of ``Config.rule``.
+RULE_FAMILIES = ("tensor", "sparse", "adapted")
+#: Default contraction of the sparse rule (``Config(rule="sparse", sigma=None)``).
+SPARSE_SIGMA = 0.6
 PAD_RATIO = 3.0
 
 
@@ -162,6 +167,14 @@ class Config:
         only like ``1 / T``, converge spectrally once the panels resolve them
         (:data:`BOX_RULES_2D`). A box rung whose answers need a box of another size is
         placed again on theirs (:data:`jaxopt_lab.maxent.ladder.BOX_RESIZE`).
+      rule: the rule family: ``"tensor"`` (default: the tensor Gauss-Hermite rules above)
+        or ``"sparse"``: a Smolyak sparse grid of 1-D Gauss-Hermite rules of ``level``
+        (:mod:`jaxopt_lab.maxent.pointset`; one rule, no ladder; ``sigma`` defaults to
+        :data:`SPARSE_SIGMA`; damped Newton; needs ``quad_points`` and ``rules`` None).
+        ``"adapted"``: a Smolyak grid of the Gauss rules of the 1-D maxent marginals in the
+        frame that diagonalises the fourth cumulants (:mod:`jaxopt_lab.maxent.adapted`;
+        ``sigma`` unused).
+      level: the sparse grid's level (>= 0); only with, and needed by, the point-set rules.
       check_ratio: the refined check rule has ``ceil(check_ratio T) + 1`` nodes per axis
         (>= 1; 1.5 by default). The check costs as much as several solver steps in 3-D, so
         a tight rule may afford a smaller ratio.
@@ -182,6 +195,8 @@ class Config:
     check_integrability: bool = True
     rules: tuple[tuple[int, float | None], ...] | None = None
     check_ratio: float = 1.5
+    rule: str = "tensor"
+    level: int | None = None
 
     def __post_init__(self):
         _checks.check_int(self.dim, "config.dim", minimum=1)
@@ -204,6 +219,7 @@ class Config:
         _checks.check_int(self.chunk_size, "config.chunk_size", minimum=1, allow_none=True)
         _checks.check_bool(self.check_integrability, "config.check_integrability")
         _checks.check_number(self.check_ratio, "config.check_ratio", lo=1.0)
+        _check_rule_family(self)
         if self.rules is not None:
             object.__setattr__(self, "rules", _check_rules(self.rules))
             if self.sigma is not None:
@@ -217,6 +233,21 @@ class Config:
     def num_moments(self) -> int:
         """``K = C(order + dim, dim)``."""
         return math.comb(self.order + self.dim, self.dim)
+
+
+def _check_rule_family(config: Config) -> None:
+    """``rule`` and ``level`` (the sparse rule excludes the tensor rule's options)."""
+    _checks.check_choice(config.rule, "config.rule", RULE_FAMILIES)
+    _checks.check_int(config.level, "config.level", minimum=0, allow_none=True)
+    if config.rule == "tensor" and config.level is not None:
+        raise ValueError(f'config.level is for the point-set rules only (rule="sparse" or '
+                         f'"adapted"), got level={config.level}')
+    if config.rule != "tensor":
+        if config.level is None:
+            raise ValueError(f'config.rule="{config.rule}" needs config.level (an int >= 0)')
+        if config.quad_points is not None or config.rules is not None:
+            raise ValueError(f'config.rule="{config.rule}" excludes config.quad_points and '
+                             'config.rules (they describe tensor rules)')
 
 
 def _check_rules(rules) -> tuple[tuple, ...]:
