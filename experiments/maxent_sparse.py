@@ -47,7 +47,8 @@ ORDER = 4
 QUICK = dict(cases=("4d4_mixed",), sparse_levels=(5, 7), doubling=(6,), sobol=14,
              adapted_levels=(3, 4), solves=(("tensor", None), ("sparse", 7), ("adapted", 3),
                                             ("adapted", 4), ("adapted-gauss", 4)))
-PAPER = dict(cases=("8d4_blocks1", "8d4_blocks2", "8d4_blocks3"), sparse_levels=(4, 5, 6),
+PAPER = dict(cases=("8d4_blocks1", "8d4_blocks2", "8d4_blocks3", "8d4_blocks3d"),
+             sparse_levels=(4, 5, 6),
              doubling=(5,), sobol=17, adapted_levels=(3, 4),
              solves=(("sparse", 5), ("adapted", 3)))
 #: Level of the paper profile's independent rule (the solve's check rule is level 5).
@@ -208,7 +209,7 @@ EXPERIMENT = Experiment(name="maxent_sparse", paper="MaxEnt",
                         title="Past the review: 8-D order 4 on sparse and adapted rules",
                         order=44, run=run, quick_seeds=1, paper_seeds=1,
                         cpu_plan=CpuPlan(args=(), minutes=MINUTES,
-                                         note="three 8-D order-4 cases; minutes estimated"))
+                                         note="four 8-D order-4 cases; minutes estimated"))
 
 if __name__ == "__main__":
     main(EXPERIMENT)

@@ -33,7 +33,7 @@ from jaxopt_lab.maxent.multiindex import index_of, moments_from_samples, multi_i
 from jaxopt_lab.maxent.precondition import affine_matrix
 
 __all__ = ["Case", "make_case", "CASES", "ENVELOPE", "BEYOND", "EIGHT_D", "block_product",
-           "block", "BLOCKS_2D", "mixed_uniform_samples"]
+           "block", "BLOCKS_2D", "BLOCKS_3D", "mixed_uniform_samples"]
 
 
 class Case(NamedTuple):
@@ -151,17 +151,20 @@ def block_product(order, blocks, matrix, shift, name="", description=""):
     return Case(name, dim, order, lam, m, description)
 
 
-def block(order, factor=None, lam_terms=None, half_width=7.0, num_points=200):
+def block(order, factor=None, lam_terms=None, half_width=7.0, num_points=None):
     """One block of :func:`block_product`: a 1-D factor of :data:`FACTORS` by name
-    (moments by the 1500-node Legendre rule), or a 2-D block with explicit multipliers
-    ``lam_terms`` (dict multi-index -> value; moments by a ``num_points``^2 Legendre rule
-    on ``[-half_width, half_width]^2``). Returns ``(dim_b, lam_b, m_b)``."""
+    (moments by the 1500-node Legendre rule), or a 2-D or 3-D block with explicit
+    multipliers ``lam_terms`` (dict multi-index -> value; moments by a tensor Legendre rule
+    of ``num_points`` nodes per axis on ``[-half_width, half_width]``, default 200 in 2-D
+    and 90 in 3-D). Returns ``(dim_b, lam_b, m_b)``."""
     if factor is not None:
         c = list(FACTORS[order][factor]) + [0.0] * (order + 1 - len(FACTORS[order][factor]))
         c0, mom = _factor_moments(tuple(c), order)
         return 1, np.array([c0] + c[1:]), mom
-    case = coupled(2, order, lam_terms, half_width, num_points)
-    return 2, case.multipliers, case.moments
+    dim = len(next(iter(lam_terms)))
+    num_points = num_points or (200 if dim == 2 else 90)
+    case = coupled(dim, order, lam_terms, half_width, num_points)
+    return dim, case.multipliers, case.moments
 
 
 #: 2-D order-4 blocks (coupled: not products in any frame) for the 8-D cases.
@@ -169,6 +172,19 @@ BLOCKS_2D = {
     "ring": {(2, 0): 1.0, (0, 2): 1.0, (4, 0): -0.25, (0, 4): -0.25, (2, 2): -0.5},
     "tilted": {(1, 0): 0.3, (2, 0): -0.3, (1, 1): 0.6, (0, 2): 0.4, (3, 0): 0.1,
                (2, 1): -0.15, (4, 0): -0.12, (0, 4): -0.2, (2, 2): -0.1},
+}
+
+
+#: 3-D order-4 blocks: a spherical shell and a tilted, skewed block. Not products of pairs,
+#: so outside the adapted rule's assumption (:mod:`jaxopt_lab.maxent.adapted`).
+BLOCKS_3D = {
+    "shell": {(2, 0, 0): 1.0, (0, 2, 0): 1.0, (0, 0, 2): 1.0, (4, 0, 0): -0.25,
+              (0, 4, 0): -0.25, (0, 0, 4): -0.25, (2, 2, 0): -0.5, (2, 0, 2): -0.5,
+              (0, 2, 2): -0.5},
+    "tilted": {(1, 0, 0): 0.3, (2, 0, 0): -0.3, (1, 1, 0): 0.6, (0, 2, 0): 0.4,
+               (0, 0, 2): -0.5, (0, 1, 1): 0.3, (3, 0, 0): 0.1, (2, 1, 0): -0.15,
+               (4, 0, 0): -0.12, (0, 4, 0): -0.2, (2, 2, 0): -0.1, (0, 0, 4): -0.1,
+               (1, 1, 2): -0.05, (0, 2, 2): -0.1},
 }
 
 
@@ -263,6 +279,12 @@ def _cases():
             block(4, lam_terms=BLOCKS_2D["ring"]), block(4, "skewed"), block(4, "gauss")],
         _dense_map(8, 12), np.linspace(-0.5, 1.0, 8), "8d4_blocks3",
         "two coupled 2-D blocks and four 1-D blocks, dense mixing, shifted")
+    c["8d4_blocks3d"] = lambda: block_product(
+        4, [block(4, lam_terms=BLOCKS_3D["shell"]), block(4, lam_terms=BLOCKS_3D["tilted"]),
+            block(4, lam_terms=BLOCKS_2D["tilted"])],
+        _dense_map(8, 13), np.linspace(-0.5, 0.5, 8), "8d4_blocks3d",
+        "two coupled 3-D blocks (shell, tilted) and a coupled 2-D block, dense mixing, "
+        "shifted: not a product of pairs in any frame")
     return c
 
 
@@ -270,7 +292,7 @@ CASES = _cases()
 ENVELOPE = ["2d8_gauss", "2d8_bimodal", "2d8_trimodal", "2d8_coupled", "3d6_gauss",
             "3d6_mixed", "3d6_coupled", "3d6_trimodal", "4d4_gauss", "4d4_mixed"]
 BEYOND = ["3d8_mixed", "5d4_mixed", "5d4_quartic"]
-EIGHT_D = ["8d4_blocks1", "8d4_blocks2", "8d4_blocks3"]
+EIGHT_D = ["8d4_blocks1", "8d4_blocks2", "8d4_blocks3", "8d4_blocks3d"]
 
 
 @functools.lru_cache(maxsize=64)
