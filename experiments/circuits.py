@@ -78,6 +78,34 @@ def z3_synthesize(task, timeout_s: float, encoding: str = "onehot_sym"):
     return (enc.decode(enc.solver.model()) if result == "sat" else None), seconds, result
 
 
+def restart_batch(method, params, start_fn, key: jax.Array, num_restarts: int,
+                  chunk_steps: int):
+    """The two compiled calls of a vmapped batch of restarts: ``init_all()`` -> the states
+    ``[R]`` and ``advance(states, t0)`` -> (states after ``chunk_steps`` more steps, ``[R]``
+    the step of each restart's first solution, or -1). Restart ``i`` has key
+    ``fold_in(key, i)``, split as :func:`jaxopt_lab.run` splits it (init key, loop key)."""
+    keys = jax.vmap(lambda i: jax.random.fold_in(key, i))(jnp.arange(num_restarts))
+    split = jax.vmap(jax.random.split)(keys)
+    init_keys, loop_keys = split[:, 0], split[:, 1]
+
+    @jax.jit
+    def init_all(init_keys):
+        return jax.vmap(lambda k: method.init(k, start_fn(k), params))(init_keys)
+
+    @jax.jit
+    def advance(states, t0):
+        def body(states, t):
+            step_keys = jax.vmap(lambda k: jax.random.fold_in(k, t))(loop_keys)
+            states, info = jax.vmap(lambda k, s: method.step(k, s, params))(step_keys, states)
+            return states, info.solved
+
+        states, solved = jax.lax.scan(body, states, t0 + jnp.arange(chunk_steps))
+        steps = steps_to_solution(solved)
+        return states, jnp.where(steps >= 0, steps + t0, -1)
+
+    return (lambda: init_all(init_keys)), advance
+
+
 def first_solution(method, params, start_fn, key: jax.Array, num_restarts: int,
                    max_steps: int, chunk_steps: int = 100, stop_at_first: bool = True) -> dict:
     """Runs ``num_restarts`` restarts as one vmapped batch until one fits every example,
@@ -97,31 +125,14 @@ def first_solution(method, params, start_fn, key: jax.Array, num_restarts: int,
       ``stop_at_first=False`` the whole budget runs (``num_solved / num_restarts`` is the
       success rate).
     """
-    keys = jax.vmap(lambda i: jax.random.fold_in(key, i))(jnp.arange(num_restarts))
-    split = jax.vmap(jax.random.split)(keys)  # as jaxopt_lab.run: (init key, loop key)
-    init_keys, loop_keys = split[:, 0], split[:, 1]
-
-    @jax.jit
-    def init_all(init_keys):
-        return jax.vmap(lambda k: method.init(k, start_fn(k), params))(init_keys)
-
-    @jax.jit
-    def advance(states, t0):
-        def body(states, t):
-            step_keys = jax.vmap(lambda k: jax.random.fold_in(k, t))(loop_keys)
-            states, info = jax.vmap(lambda k, s: method.step(k, s, params))(step_keys, states)
-            return states, info.solved
-
-        states, solved = jax.lax.scan(body, states, t0 + jnp.arange(chunk_steps))
-        steps = steps_to_solution(solved)
-        return states, jnp.where(steps >= 0, steps + t0, -1)
-
+    init_all, advance = restart_batch(method, params, start_fn, key, num_restarts,
+                                      chunk_steps)
     start = time.perf_counter()
-    jax.block_until_ready(advance(init_all(init_keys), jnp.int32(0)))
+    jax.block_until_ready(advance(init_all(), jnp.int32(0)))
     compile_s = time.perf_counter() - start
 
     start = time.perf_counter()
-    states = init_all(init_keys)
+    states = init_all()
     done, first_s = 0, None
     solved_at = np.full(num_restarts, -1)
     while done < max_steps and (first_s is None or not stop_at_first):

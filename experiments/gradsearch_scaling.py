@@ -40,10 +40,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from experiments.circuits import verify
+from experiments.circuits import restart_batch, verify
 from experiments.common import CpuPlan, Experiment, main, markdown_table
 from jaxopt_lab.core import run
-from jaxopt_lab.gradsearch import gradsearch, moves, steps_to_solution
+from jaxopt_lab.gradsearch import gradsearch, moves
 from jaxopt_lab.problems import circuit_families, circuit_z3, circuits, programs
 
 #: name -> (Config, params keywords), all on top of the soft variant except ``plus``.
@@ -81,30 +81,13 @@ def first_solution_timed(task, variant: str, key, num_restarts: int, budget_s: f
     ``budget_s`` wall seconds have passed (compilation excluded, timed apart)."""
     config, kw = VARIANTS[variant]
     method, params = gradsearch.make(task, config), gradsearch.params(**kw)
-    keys = jax.vmap(lambda i: jax.random.fold_in(key, i))(jnp.arange(num_restarts))
-    split = jax.vmap(jax.random.split)(keys)
-    init_keys, loop_keys = split[:, 0], split[:, 1]
-
-    @jax.jit
-    def init_all(init_keys):
-        return jax.vmap(lambda k: method.init(k, task.space.sample(k), params))(init_keys)
-
-    @jax.jit
-    def advance(states, t0):
-        def body(states, t):
-            step_keys = jax.vmap(lambda k: jax.random.fold_in(k, t))(loop_keys)
-            states, info = jax.vmap(lambda k, s: method.step(k, s, params))(step_keys, states)
-            return states, info.solved
-
-        states, solved = jax.lax.scan(body, states, t0 + jnp.arange(chunk_steps))
-        steps = steps_to_solution(solved)
-        return states, jnp.where(steps >= 0, steps + t0, -1)
-
+    init_all, advance = restart_batch(
+        method, params, task.space.sample, key, num_restarts, chunk_steps)
     start = time.perf_counter()
-    jax.block_until_ready(advance(init_all(init_keys), jnp.int32(0)))
+    jax.block_until_ready(advance(init_all(), jnp.int32(0)))
     compile_s = time.perf_counter() - start
     start, cpu0 = time.perf_counter(), time.process_time()
-    states, done, solved_at = init_all(init_keys), 0, np.full(num_restarts, -1)
+    states, done, solved_at = init_all(), 0, np.full(num_restarts, -1)
     while time.perf_counter() - start < budget_s and not (solved_at >= 0).any():
         states, at = advance(states, jnp.int32(done))
         solved_at = np.asarray(at)
