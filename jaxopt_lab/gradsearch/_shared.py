@@ -66,14 +66,19 @@ def loss_functions(task, example_losses: Callable | None = None) -> LossFunction
         Also returns the unweighted losses at ``point``."""
         def weighted(mat):
             losses = example_losses(mat, params)
-            w = jnp.exp(log_w - jnp.max(log_w))
-            w = w / jnp.mean(w)
-            return jnp.mean(w * losses), losses
+            return weighted_mean(log_w, losses), losses
 
         (_, losses), grad = jax.value_and_grad(weighted, has_aux=True)(point)
         return losses, jnp.where(valid & jnp.isfinite(grad), grad, 0.0)
 
     return LossFunctions(example_losses, program_losses, program_loss, weighted_grad)
+
+
+def weighted_mean(log_w, losses):
+    """Mean of ``losses [E]`` weighted by ``exp(log_w [E])`` normalised to mean 1."""
+    w = jnp.exp(log_w - jnp.max(log_w))
+    w = w / jnp.mean(w)
+    return jnp.mean(w * losses)
 
 
 def improve(best_x, best_f, program, f):

@@ -250,8 +250,7 @@ def make(task: programs.ProgramTask, config: Config = Config()) -> Method:
         return avg, jnp.where(ok, scores, jnp.inf)
 
     def weighted_loss(program, log_w, params):
-        w = jnp.exp(log_w - jnp.max(log_w))
-        return jnp.mean(w / jnp.mean(w) * loss.program_losses(program, params))
+        return _shared.weighted_mean(log_w, loss.program_losses(program, params))
 
     def checked_move(scores, priority, x, log_w, losses, params):
         """``(flat move, exact loss change)``: of the ``exact_top_k`` best-scored moves
@@ -265,8 +264,7 @@ def make(task: programs.ProgramTask, config: Config = Config()) -> Method:
         exact = jnp.where(jnp.isfinite(flat_scores[top]) & jnp.isfinite(exact), exact,
                           jnp.inf)
         best = moves.argmin_by_priority(exact, flat_prio[top])
-        w = jnp.exp(log_w - jnp.max(log_w))
-        return top[best], exact[best] - jnp.mean(w / jnp.mean(w) * losses)
+        return top[best], exact[best] - _shared.weighted_mean(log_w, losses)
 
     def step(key, state, params):
         # one uniform draw per step: [tie priorities V*M | epsilon | variable | value | E]
